@@ -1,0 +1,1 @@
+//! Pipeline and recipe tests live in `tests/`; this crate has no library code.

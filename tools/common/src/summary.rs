@@ -1,0 +1,92 @@
+//! The end-of-run summary: one line on stderr (`tool: 10 in, 40 out, 1 rejected, 0.2s`),
+//! and optionally the same numbers as JSON for the recipes' per-stage report.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::{Map, Value, json};
+
+/// Counters for one run of one tool.
+pub struct Summary {
+    label: String,
+    started: Instant,
+    /// Records read.
+    pub records_in: u64,
+    /// Records written to stdout.
+    pub records_out: u64,
+    /// Records sent to rejects.
+    pub rejected: u64,
+    extra: Vec<(&'static str, Value)>,
+}
+
+impl Summary {
+    /// Starts the clock.
+    pub fn new(label: &str) -> Self {
+        Summary {
+            label: label.to_string(),
+            started: Instant::now(),
+            records_in: 0,
+            records_out: 0,
+            rejected: 0,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Adds a tool-specific figure (requests, tokens, cache hits…), shown after the counts.
+    pub fn set(&mut self, name: &'static str, value: impl Into<Value>) {
+        let value = value.into();
+        match self.extra.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.extra.push((name, value)),
+        }
+    }
+
+    /// The summary as a JSON object.
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("stage".into(), json!(self.label));
+        map.insert("in".into(), json!(self.records_in));
+        map.insert("out".into(), json!(self.records_out));
+        map.insert("rejected".into(), json!(self.rejected));
+        for (name, value) in &self.extra {
+            map.insert((*name).into(), value.clone());
+        }
+        map.insert(
+            "seconds".into(),
+            json!((self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0),
+        );
+        Value::Object(map)
+    }
+
+    /// The one-line human form.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "{} in, {} out, {} rejected",
+            self.records_in, self.records_out, self.rejected
+        );
+        for (name, value) in &self.extra {
+            let shown = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            line.push_str(&format!(", {shown} {}", name.replace('_', " ")));
+        }
+        line.push_str(&format!(", {:.2}s", self.started.elapsed().as_secs_f64()));
+        line
+    }
+
+    /// Prints the line on stderr unless `quiet`, and writes the JSON file if asked.
+    pub fn finish(&self, quiet: bool, stats: Option<&Path>) -> anyhow::Result<()> {
+        if !quiet {
+            let _ = writeln!(io::stderr().lock(), "{}: {}", self.label, self.line());
+        }
+        if let Some(path) = stats {
+            let mut text = serde_json::to_string(&self.to_json()).context("encoding stats")?;
+            text.push('\n');
+            std::fs::write(path, text)
+                .with_context(|| format!("writing stats file '{}'", path.display()))?;
+        }
+        Ok(())
+    }
+}
