@@ -1,0 +1,3 @@
+//! Extracts tagged or regex-matched values from a text field, one record per value.
+
+fn main() {}
