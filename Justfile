@@ -1,0 +1,166 @@
+# ktpipe: knowledge-tuning datasets from seed documents and a teacher model.
+# Each dataset recipe is one pipeline of the five filters (seed-cat, prompt-render,
+# llm-call, qa-parse, jsonl-split). Override any variable on the command line:
+#   just seed=my_seed.jsonl n_summaries=10 generate-all
+# Relative paths are relative to this file's folder. The teacher endpoint comes from the
+# environment or a .env file: TEACHER_MODEL_BASE_URL, TEACHER_MODEL_NAME, TEACHER_MODEL_API_KEY.
+
+set dotenv-load
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Seed rows (one JSON object per line: document, document_outline, domain, icl_*).
+seed := "output/step_01/seed_data.jsonl"
+# Where the dataset folders, the response cache and the concurrency budget go.
+out := "output/step_02"
+# Summaries per seed document in the two summary recipes.
+n_summaries := "50"
+# Requests in flight at the teacher for the whole run, all stages and recipes together.
+concurrency := "50"
+# Use a seeded sample of this many seed rows (0 = all).
+subsample := "0"
+# "on" raises the token budgets for reasoning teachers and keeps the answer's reasoning trace.
+reasoning := "off"
+# Upper bound on every stage's max tokens (0 = the recipe defaults); the demo uses it.
+token_cap := "0"
+# The sample seed shipped with ktpipe, for demos and tests.
+sample_seed := "tests/fixtures/sample_seed.jsonl"
+
+root := justfile_directory()
+bin := env_var_or_default("KTPIPE_BIN", root / "target/release")
+summary_tokens := if reasoning == "on" { "6000" } else { "4096" }
+summary_question_tokens := if reasoning == "on" { "1024" } else { "256" }
+document_question_tokens := if reasoning == "on" { "2048" } else { "256" }
+answer_reasoning := if reasoning == "on" { "--reasoning-to parse_response_dict_reasoning_content" } else { "" }
+seed_flags := if subsample == "0" { "" } else { "--sample " + subsample }
+qa_fields := "--require icl_document --require icl_query_1 --require icl_query_2 --require icl_query_3"
+setup := "source " + quote(root / "scripts/recipe-lib.sh") + "; cd " + quote(root) + "; export PATH=" + quote(bin) + ":$PATH; KTP_ROOT=" + quote(root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_LLM_FLAGS=(--cache " + quote(out / "cache.sqlite") + " --shared-budget " + quote(out / ".budget") + " --concurrency " + concurrency + ")"
+vars := "seed=" + quote(seed) + " out=" + quote(out) + " n_summaries=" + n_summaries + " concurrency=" + concurrency + " subsample=" + subsample + " reasoning=" + reasoning + " token_cap=" + token_cap
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# All four datasets side by side, sharing one teacher budget: output/step_02/*/gen.jsonl.
+generate-all: _build (_check qa_fields)
+    #!/usr/bin/env bash
+    set -uo pipefail
+    pids=() names=(extractive-summary detailed-summary key-facts document-qa)
+    for name in "${names[@]}"; do
+      {{quote(just_executable())}} --justfile {{quote(justfile())}} {{vars}} "_$name" &
+      pids+=($!)
+    done
+    failed=()
+    for i in "${!pids[@]}"; do
+      wait "${pids[$i]}" || failed+=("${names[$i]}")
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+      echo "generate-all: failed: ${failed[*]}" >&2
+      exit 1
+    fi
+    echo "generate-all: datasets in {{out}}/{extractive_summary,detailed_summary,key_facts_to_qa,document_based_qa}/gen.jsonl" >&2
+
+# Extractive summaries (n_summaries per document) -> questions -> answers, faithfulness-filtered.
+extractive-summary: _build (_check qa_fields) _extractive-summary
+
+# Detailed, thematic summaries (n_summaries per document) -> questions -> answers, faithfulness-filtered.
+detailed-summary: _build (_check qa_fields) _detailed-summary
+
+# Atomic key facts of each document -> five question/answer pairs per fact.
+key-facts: _build (_check "") _key-facts
+
+# Questions on the raw document -> answers, faithfulness-filtered.
+document-qa: _build (_check qa_fields) _document-qa
+
+# generate-all on the sample seed shipped in tests/fixtures.
+generate-sample:
+    {{quote(just_executable())}} --justfile {{quote(justfile())}} {{vars}} seed={{quote(sample_seed)}} generate-all
+
+# Run the mock teacher on loopback (prints its base URL), for trying ktpipe without an endpoint.
+mock-teacher *args: _build
+    {{quote(bin / "mock-teacher")}} {{args}}
+
+# The whole test suite (format, lints, unit, CLI and recipe tests), as CI runs it.
+test:
+    scripts/test
+
+# The demo on the embedded local teacher (installs it on first use).
+demo:
+    scripts/demo
+
+_build:
+    @if [ -z "${KTPIPE_BIN:-}" ]; then cargo build --release --locked --quiet --workspace; fi
+
+# Validates every seed row before any request is made.
+_check require:
+    {{quote(bin / "seed-cat")}} --check -q {{require}} {{quote(seed)}}
+
+_extractive-summary: (_summary-qa "extractive_summary" "extractive_summary.yaml")
+
+_detailed-summary: (_summary-qa "detailed_summary" "detailed_summary.yaml")
+
+_summary-qa dataset prompt:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    {{setup}}
+    ktp_begin {{dataset}} {{quote(out)}}
+    set +e
+    stage seeds seed-cat {{seed_flags}} {{quote(seed)}} \
+      | stage summary-prompts prompt-render --template prompts/{{prompt}} \
+      | stage summaries llm-call -n {{n_summaries}} --temperature 0.7 --max-tokens "$(cap {{summary_tokens}})" --to document \
+      | stage question-prompts prompt-render --template prompts/questions.yaml \
+      | stage questions llm-call --temperature 0.7 --max-tokens "$(cap {{summary_question_tokens}})" --to question_list \
+      | stage question-split qa-parse --from question_list --start '[QUESTION]' --end '[END]' --to question \
+      | stage answer-prompts prompt-render --template prompts/answer.yaml \
+      | stage answers llm-call --temperature 0.7 --max-tokens "$(cap 4096)" --to response {{answer_reasoning}} \
+      | stage judge-prompts prompt-render --template prompts/faithfulness.yaml \
+      | stage judgments llm-call --temperature 0.7 --max-tokens "$(cap 2048)" --to judgment \
+      | stage judgment-split qa-parse --from judgment --no-index \
+          --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
+          --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
+          --normalize faithfulness_judgment \
+      | stage faithful jsonl-split --where 'faithfulness_judgment == "YES"' \
+      >"$KTP_DIR/.gen.jsonl.partial"
+    ktp_finish $?
+
+_key-facts:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    {{setup}}
+    ktp_begin key_facts_to_qa {{quote(out)}}
+    set +e
+    stage seeds seed-cat {{seed_flags}} {{quote(seed)}} \
+      | stage fact-prompts prompt-render --template prompts/key_facts.yaml \
+      | stage facts llm-call --temperature 0.7 --max-tokens "$(cap {{summary_tokens}})" --to key_facts_reply \
+      | stage facts-section qa-parse --from key_facts_reply --no-index \
+          --start '### Key Facts With Context' --end '' --to document \
+      | stage fact-split qa-parse --from document --keep-source \
+          --regex '(?:^|\n)\s*\d+\.\s+(.*?)(?=\n\s*\d+\.\s+|\Z)' --to key_fact \
+      | stage qa-prompts prompt-render --template prompts/qa_pairs.yaml \
+      | stage qa-pairs llm-call --temperature 0.7 --max-tokens "$(cap {{summary_tokens}})" --to qa_reply \
+      | stage qa-split qa-parse --from qa_reply \
+          --start '[QUESTION]' --end '[END]' --to question \
+          --start '[ANSWER]' --end '[END]' --to response \
+      >"$KTP_DIR/.gen.jsonl.partial"
+    ktp_finish $?
+
+_document-qa:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    {{setup}}
+    ktp_begin document_based_qa {{quote(out)}}
+    set +e
+    stage seeds seed-cat --raw-field base_document {{seed_flags}} {{quote(seed)}} \
+      | stage question-prompts prompt-render --template prompts/questions.yaml \
+      | stage questions llm-call --temperature 1.0 --max-tokens "$(cap {{document_question_tokens}})" --to question_list \
+      | stage question-split qa-parse --from question_list --start '[QUESTION]' --end '[END]' --to question \
+      | stage answer-prompts prompt-render --template prompts/answer.yaml \
+      | stage answers llm-call --temperature 1.0 --max-tokens "$(cap 4096)" --to response {{answer_reasoning}} \
+      | stage judge-prompts prompt-render --template prompts/faithfulness.yaml \
+      | stage judgments llm-call --temperature 1.0 --max-tokens "$(cap 2048)" --to judgment \
+      | stage judgment-split qa-parse --from judgment --no-index \
+          --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
+          --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
+          --normalize faithfulness_judgment \
+      | stage faithful jsonl-split --where 'faithfulness_judgment == "YES"' \
+      >"$KTP_DIR/.gen.jsonl.partial"
+    ktp_finish $?

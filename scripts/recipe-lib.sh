@@ -1,0 +1,74 @@
+# Shared plumbing of the Justfile recipes, sourced by each of them (not run on its own).
+#
+# A recipe is one visible pipeline of the five filters. Each filter runs under `stage NAME`,
+# which labels its messages, collects its summary (--stats) and its rejects (--rejects)
+# under <out>/<dataset>/.stages/, and records a stage that failed. `ktp_finish` then makes
+# gen.jsonl and rejects.jsonl appear whole or not at all and prints the per-stage table.
+# shellcheck shell=bash
+
+# ktp_begin DATASET OUT_DIR: prepares <out>/<dataset>/ and the stage folder.
+ktp_begin() {
+  KTP_DATASET=$1
+  KTP_DIR=$2/$1
+  KTP_STAGES=$KTP_DIR/.stages
+  rm -rf "$KTP_STAGES"
+  mkdir -p "$KTP_STAGES"
+  rm -f "$KTP_DIR/.gen.jsonl.partial" "$KTP_DIR/.rejects.jsonl.partial"
+}
+
+# stage NAME TOOL ARGS...: runs one filter of the pipeline. llm-call also gets the run-wide
+# teacher settings from KTP_LLM_FLAGS (cache, shared budget, concurrency).
+stage() {
+  local name=$1 tool=$2
+  shift 2
+  local extra=()
+  if [ "$tool" = llm-call ]; then
+    extra=("${KTP_LLM_FLAGS[@]}")
+  fi
+  local rc=0
+  "$tool" "$@" "${extra[@]}" --stage "$KTP_DATASET/$name" \
+    --stats "$KTP_STAGES/$name.stats.json" --rejects "$KTP_STAGES/$name.rejects.jsonl" || rc=$?
+  # Exit 1 with a summary written means the stage finished but set records aside (they are
+  # in its rejects file); anything else is a failed stage.
+  if [ "$rc" -ne 0 ] && ! { [ "$rc" -eq 1 ] && [ -f "$KTP_STAGES/$name.stats.json" ]; }; then
+    echo "$name (exit $rc)" >>"$KTP_STAGES/failed"
+    return "$rc"
+  fi
+  return 0
+}
+
+# ktp_finish PIPELINE_STATUS: publishes the dataset or reports the failed stages.
+ktp_finish() {
+  local rc=$1 dataset_dir=$KTP_DIR
+  if [ -s "$KTP_STAGES/failed" ] || [ "$rc" -ne 0 ]; then
+    rm -f "$dataset_dir/.gen.jsonl.partial"
+    local failed
+    failed=$(paste -sd, "$KTP_STAGES/failed" 2>/dev/null || true)
+    echo "$KTP_DATASET: failed at stage ${failed:-unknown (exit $rc)}; gen.jsonl not written" >&2
+    return 1
+  fi
+  # Stage summaries are written as each stage ends, upstream first: their age is the
+  # pipeline order, which the rejects and the report follow.
+  local stats=() name
+  mapfile -t stats < <(ls -tr "$KTP_STAGES"/*.stats.json)
+  : >"$dataset_dir/.rejects.jsonl.partial"
+  for s in "${stats[@]}"; do
+    name=${s%.stats.json}
+    if [ -f "$name.rejects.jsonl" ]; then
+      cat "$name.rejects.jsonl" >>"$dataset_dir/.rejects.jsonl.partial"
+    fi
+  done
+  mv "$dataset_dir/.rejects.jsonl.partial" "$dataset_dir/rejects.jsonl"
+  mv "$dataset_dir/.gen.jsonl.partial" "$dataset_dir/gen.jsonl"
+  "$KTP_ROOT/scripts/stage-report" "${stats[@]}" >&2
+  echo "$KTP_DATASET: $(wc -l <"$dataset_dir/gen.jsonl") rows in $dataset_dir/gen.jsonl, $(wc -l <"$dataset_dir/rejects.jsonl") rejects in $dataset_dir/rejects.jsonl" >&2
+}
+
+# cap TOKENS: the stage's max tokens, lowered to KTP_TOKEN_CAP when that is set (> 0).
+cap() {
+  if [ "${KTP_TOKEN_CAP:-0}" -gt 0 ] && [ "$KTP_TOKEN_CAP" -lt "$1" ]; then
+    echo "$KTP_TOKEN_CAP"
+  else
+    echo "$1"
+  fi
+}
