@@ -1,0 +1,72 @@
+//! The record loop: load the template, then render every record into the messages field
+//! or reject it with the reason.
+
+use std::io::Write;
+
+use anyhow::Context;
+use ktpipe_common::stream::Stream;
+use ktpipe_common::{Outcome, UsageError};
+
+use crate::cli::Cli;
+use crate::render::{self, Bind};
+use crate::template::Template;
+
+/// Runs prompt-render over its inputs.
+pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
+    let template = Template::load(&cli.template)?;
+    let binds = binds(cli, &template)?;
+    if cli.to.is_empty() {
+        return Err(UsageError::new("--to needs a field name, got ''").into());
+    }
+    let label = cli.common.label("prompt-render");
+    if cli.check {
+        if !cli.common.quiet {
+            let mut vars: Vec<_> = template.variables().into_iter().collect();
+            vars.sort_unstable();
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{label}: template '{}' is valid: {} messages, variables: {}",
+                template.name,
+                template.messages.len(),
+                vars.join(", ")
+            );
+        }
+        return Ok(Outcome::Success);
+    }
+    let mut stream = Stream::open("prompt-render", &cli.common)?;
+    stream.for_each(|located, sink| {
+        match render::messages(&template, &located.record, &binds) {
+            Ok(messages) => {
+                let mut record = located.record;
+                record.insert(cli.to.clone(), messages);
+                sink.emit(&record)
+            }
+            Err(reason) => sink.reject(located, &reason),
+        }
+    })?;
+    stream.finish().context("finishing")
+}
+
+/// Parses the --bind flags; a variable bound twice, or one the template never reads, is a
+/// usage error (most likely a typo).
+fn binds(cli: &Cli, template: &Template) -> Result<Vec<Bind>, UsageError> {
+    let used = template.variables();
+    let mut binds: Vec<Bind> = Vec::with_capacity(cli.bind.len());
+    for spec in &cli.bind {
+        let bind = Bind::parse(spec).map_err(UsageError::new)?;
+        if binds.iter().any(|b| b.var == bind.var) {
+            return Err(UsageError::new(format!(
+                "--bind binds '{}' twice",
+                bind.var
+            )));
+        }
+        if !used.contains(bind.var.as_str()) {
+            return Err(UsageError::new(format!(
+                "--bind '{spec}': template '{}' has no variable '{}'",
+                template.name, bind.var
+            )));
+        }
+        binds.push(bind);
+    }
+    Ok(binds)
+}
