@@ -1,0 +1,247 @@
+//! The chat-completions wire format: parsing a request into what the mock needs, and
+//! building the reply bodies (whole or as server-sent events). Pure, no I/O.
+
+use crate::content::{self, Text};
+use crate::faults::mix;
+use crate::kind::Kind;
+use bytes::Bytes;
+use ktpipe_common::hash::{canonical_json, hash_u64};
+use serde_json::{Map, Value, json};
+
+/// Most choices one request may ask for.
+const MAX_N: u64 = 1024;
+
+/// Sampling fields that, with the messages, decide the reply text.
+const CONTENT_FIELDS: [&str; 6] = [
+    "messages",
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "seed",
+    "stop",
+];
+
+/// What the mock needs from one chat-completions request.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    /// The requested model name, echoed back.
+    pub model: Option<String>,
+    /// Number of choices asked for.
+    pub n: u64,
+    /// Reply length cap in tokens.
+    pub max_tokens: Option<u64>,
+    /// Whether the reply is streamed as server-sent events.
+    pub stream: bool,
+    /// The prompt kind.
+    pub kind: Kind,
+    /// Text of the last user message (the source of reply words).
+    pub last_user: String,
+    /// Prompt size in approximate tokens.
+    pub prompt_tokens: u64,
+    /// Hash of the whole body: the fault ledger's key.
+    pub body_key: u64,
+    /// Hash of the messages and sampling fields: the seed of the reply text.
+    pub content_key: u64,
+}
+
+/// One reply choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The assistant message content.
+    pub content: String,
+    /// `"stop"` or `"length"`.
+    pub finish_reason: &'static str,
+    /// Items counted in `/stats`.
+    pub items: u64,
+    /// Faithful verdict.
+    pub yes: bool,
+}
+
+/// Approximate token count: one token per four characters, rounded up.
+pub fn tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+/// Parses a request body; the error is a message for a 400 reply.
+pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("request body is not JSON: {e}"))?;
+    let obj = value
+        .as_object()
+        .ok_or("request body must be a JSON object")?;
+    let messages = obj
+        .get("messages")
+        .and_then(Value::as_array)
+        .filter(|m| !m.is_empty())
+        .ok_or("'messages' must be a non-empty array")?;
+    let n = match obj.get("n") {
+        None | Some(Value::Null) => 1,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (1..=MAX_N).contains(n))
+            .ok_or("'n' must be an integer from 1 to 1024")?,
+    };
+    let mut all_text = String::new();
+    let mut last_user = None;
+    for message in messages {
+        let text = message_text(message);
+        if message.get("role").and_then(Value::as_str) == Some("user") {
+            last_user = Some(text.clone());
+        }
+        all_text.push_str(&text);
+        all_text.push('\n');
+    }
+    let last_user =
+        last_user.unwrap_or_else(|| messages.last().map(message_text).unwrap_or_default());
+    let mut buf = Vec::with_capacity(body.len());
+    canonical_json(&value, &mut buf);
+    let body_key = hash_u64(&buf);
+    let content: Map<String, Value> = CONTENT_FIELDS
+        .iter()
+        .filter_map(|k| obj.get(*k).map(|v| ((*k).to_string(), v.clone())))
+        .collect();
+    buf.clear();
+    canonical_json(&Value::Object(content), &mut buf);
+    Ok(ChatRequest {
+        model: obj.get("model").and_then(Value::as_str).map(str::to_string),
+        n,
+        max_tokens: obj.get("max_tokens").and_then(Value::as_u64),
+        stream: obj.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        kind: Kind::detect(&all_text),
+        prompt_tokens: tokens(&all_text),
+        last_user,
+        body_key,
+        content_key: hash_u64(&buf),
+    })
+}
+
+/// The text of a message whose content is a string or a list of text parts.
+fn message_text(message: &Value) -> String {
+    match message.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// The choice with text index `index`, cut to `max_tokens` like a real server would.
+pub fn choice(req: &ChatRequest, index: u64) -> Choice {
+    let Text {
+        content,
+        items,
+        yes,
+    } = content::build(req.kind, &req.last_user, mix(req.content_key ^ mix(index)));
+    let mut choice = Choice {
+        content,
+        finish_reason: "stop",
+        items,
+        yes,
+    };
+    if let Some(max) = req.max_tokens
+        && tokens(&choice.content) > max
+    {
+        let keep = usize::try_from(max.saturating_mul(4)).unwrap_or(usize::MAX);
+        choice.content = choice.content.chars().take(keep).collect();
+        choice.finish_reason = "length";
+    }
+    choice
+}
+
+/// Cuts a choice to half its characters with `finish_reason: "length"`.
+pub fn halve(choice: &mut Choice) {
+    let half = choice.content.chars().count() / 2;
+    choice.content = choice.content.chars().take(half).collect();
+    choice.finish_reason = "length";
+}
+
+/// The reply id: a function of the text seed, so equal replies are byte-for-byte equal.
+pub fn reply_id(req: &ChatRequest, first_index: u64) -> String {
+    format!("chatcmpl-{:016x}", mix(req.content_key ^ first_index))
+}
+
+/// A whole `chat.completion` body.
+pub fn completion_body(id: &str, model: &str, choices: &[Choice], prompt_tokens: u64) -> Bytes {
+    let completion_tokens: u64 = choices.iter().map(|c| tokens(&c.content)).sum();
+    let choices: Vec<Value> = choices
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({
+                "index": i,
+                "message": {"role": "assistant", "content": c.content},
+                "finish_reason": c.finish_reason,
+            })
+        })
+        .collect();
+    let body = json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    });
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// The server-sent events of a streamed reply: per choice, a few content chunks and a
+/// finishing chunk, then `[DONE]`. Content chunks are the events latency is spread over.
+pub fn stream_events(id: &str, model: &str, choices: &[Choice]) -> Vec<Bytes> {
+    let mut events = Vec::new();
+    for (i, c) in choices.iter().enumerate() {
+        for (j, piece) in split_pieces(&c.content, 4).into_iter().enumerate() {
+            let delta = if j == 0 {
+                json!({"role": "assistant", "content": piece})
+            } else {
+                json!({"content": piece})
+            };
+            events.push(chunk(id, model, i, delta, Value::Null));
+        }
+        events.push(chunk(id, model, i, json!({}), json!(c.finish_reason)));
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    events
+}
+
+fn chunk(id: &str, model: &str, index: usize, delta: Value, finish: Value) -> Bytes {
+    let body = json!({
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
+    });
+    let mut out = b"data: ".to_vec();
+    out.extend(serde_json::to_vec(&body).unwrap_or_default());
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// Splits `text` into at most `parts` pieces of about equal length, on char boundaries;
+/// always at least one piece, so an empty reply still sends its role.
+fn split_pieces(text: &str, parts: usize) -> Vec<&str> {
+    let size = text.len().div_ceil(parts).max(1);
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut cut = size.min(rest.len());
+        while !rest.is_char_boundary(cut) {
+            cut += 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        pieces.push(head);
+        rest = tail;
+    }
+    if pieces.is_empty() {
+        pieces.push("");
+    }
+    pieces
+}

@@ -1,0 +1,173 @@
+//! Counters behind `GET /stats`: lock-free atomics, cheap enough to bump on every request.
+
+use crate::faults::Fault;
+use crate::kind::Kind;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Server-wide counters.
+#[derive(Default)]
+pub struct Stats {
+    requests: AtomicU64,
+    ok: AtomicU64,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
+    choices: AtomicU64,
+    repeated_ok: AtomicU64,
+    prompt_tokens: AtomicU64,
+    completion_tokens: AtomicU64,
+    faults: [AtomicU64; 8],
+    unauthorized: AtomicU64,
+    replies: [AtomicU64; 7],
+    items: [AtomicU64; 7],
+    yes: AtomicU64,
+}
+
+/// Holds one request in the in-flight count until dropped.
+pub struct InFlight(Arc<Stats>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+impl Stats {
+    /// Counts an arriving chat request and holds it in flight until the guard drops.
+    pub fn arrive(self: &Arc<Self>) -> InFlight {
+        self.requests.fetch_add(1, Relaxed);
+        let now = self.in_flight.fetch_add(1, Relaxed) + 1;
+        self.peak_in_flight.fetch_max(now, Relaxed);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Counts a served fault.
+    pub fn fault(&self, fault: Fault) {
+        let slot = Fault::ALL.iter().position(|f| *f == fault).unwrap_or(0);
+        self.faults[slot].fetch_add(1, Relaxed);
+    }
+
+    /// Counts a request refused for a missing or wrong key.
+    pub fn unauthorized(&self) {
+        self.unauthorized.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a normal reply; `repeated` when the same body was answered before.
+    pub fn ok(&self, repeated: bool, prompt_tokens: u64, completion_tokens: u64) {
+        self.ok.fetch_add(1, Relaxed);
+        if repeated {
+            self.repeated_ok.fetch_add(1, Relaxed);
+        }
+        self.prompt_tokens.fetch_add(prompt_tokens, Relaxed);
+        self.completion_tokens.fetch_add(completion_tokens, Relaxed);
+    }
+
+    /// Counts one choice of a normal reply.
+    pub fn choice(&self, kind: Kind, items: u64, yes: bool) {
+        self.choices.fetch_add(1, Relaxed);
+        self.replies[kind.slot()].fetch_add(1, Relaxed);
+        self.items[kind.slot()].fetch_add(items, Relaxed);
+        if yes {
+            self.yes.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Zeroes every counter except the requests now in flight.
+    pub fn reset(&self) {
+        let all = [
+            &self.requests,
+            &self.ok,
+            &self.choices,
+            &self.repeated_ok,
+            &self.prompt_tokens,
+            &self.completion_tokens,
+            &self.unauthorized,
+            &self.yes,
+        ];
+        for counter in all
+            .into_iter()
+            .chain(&self.faults)
+            .chain(&self.replies)
+            .chain(&self.items)
+        {
+            counter.store(0, Relaxed);
+        }
+        self.peak_in_flight
+            .store(self.in_flight.load(Relaxed), Relaxed);
+    }
+
+    /// The counters as the `/stats` JSON object.
+    pub fn to_json(&self) -> Value {
+        let mut faults = Map::new();
+        for (fault, counter) in Fault::ALL.iter().zip(&self.faults) {
+            faults.insert(fault.name().into(), counter.load(Relaxed).into());
+        }
+        faults.insert("401".into(), self.unauthorized.load(Relaxed).into());
+        let mut kinds = Map::new();
+        for kind in Kind::ALL {
+            let mut entry = Map::new();
+            entry.insert(
+                "replies".into(),
+                self.replies[kind.slot()].load(Relaxed).into(),
+            );
+            match kind {
+                Kind::KeyFacts | Kind::Questions | Kind::QaPairs => {
+                    entry.insert("items".into(), self.items[kind.slot()].load(Relaxed).into());
+                }
+                Kind::Faithfulness => {
+                    entry.insert("yes".into(), self.yes.load(Relaxed).into());
+                }
+                _ => {}
+            }
+            kinds.insert(kind.name().into(), entry.into());
+        }
+        json!({
+            "requests": self.requests.load(Relaxed),
+            "ok": self.ok.load(Relaxed),
+            "in_flight": self.in_flight.load(Relaxed),
+            "peak_in_flight": self.peak_in_flight.load(Relaxed),
+            "choices": self.choices.load(Relaxed),
+            "repeated_ok": self.repeated_ok.load(Relaxed),
+            "prompt_tokens": self.prompt_tokens.load(Relaxed),
+            "completion_tokens": self.completion_tokens.load(Relaxed),
+            "faults": faults,
+            "kinds": kinds,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_resets() {
+        let stats = Arc::new(Stats::default());
+        let a = stats.arrive();
+        let b = stats.arrive();
+        drop(a);
+        stats.fault(Fault::Hang);
+        stats.unauthorized();
+        stats.ok(true, 10, 20);
+        stats.choice(Kind::QaPairs, 5, false);
+        stats.choice(Kind::Faithfulness, 0, true);
+        let v = stats.to_json();
+        assert_eq!(v["requests"], 2);
+        assert_eq!(v["in_flight"], 1);
+        assert_eq!(v["peak_in_flight"], 2);
+        assert_eq!(v["repeated_ok"], 1);
+        assert_eq!(v["faults"]["hang"], 1);
+        assert_eq!(v["faults"]["401"], 1);
+        assert_eq!(v["kinds"]["qa_pairs"]["items"], 5);
+        assert_eq!(v["kinds"]["faithfulness"]["yes"], 1);
+        assert!(v["kinds"]["answer"].get("items").is_none());
+        stats.reset();
+        let v = stats.to_json();
+        assert_eq!(v["requests"], 0);
+        assert_eq!(v["in_flight"], 1);
+        assert_eq!(v["peak_in_flight"], 1);
+        assert_eq!(v["kinds"]["qa_pairs"]["replies"], 0);
+        drop(b);
+    }
+}
