@@ -245,3 +245,111 @@ fn split_pieces(text: &str, parts: usize) -> Vec<&str> {
     }
     pieces
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(body: Value) -> ChatRequest {
+        parse(&serde_json::to_vec(&body).unwrap()).unwrap()
+    }
+
+    fn messages() -> Value {
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is in the text?"}])
+    }
+
+    #[test]
+    fn content_key_ignores_n_stream_and_model_but_not_sampling() {
+        let base = req(json!({"model": "a", "messages": messages(), "temperature": 0.7}));
+        let other = req(
+            json!({"model": "b", "messages": messages(), "temperature": 0.7, "n": 3, "stream": true}),
+        );
+        assert_eq!(base.content_key, other.content_key);
+        assert_ne!(base.body_key, other.body_key);
+        let hotter = req(json!({"model": "a", "messages": messages(), "temperature": 1.0}));
+        assert_ne!(base.content_key, hotter.content_key);
+        assert_eq!(other.n, 3);
+        assert!(other.stream);
+        assert_eq!(base.last_user, "What is in the text?");
+        assert_eq!(base.kind, Kind::Answer);
+    }
+
+    #[test]
+    fn bad_requests_are_explained() {
+        for (body, needle) in [
+            (&b"{"[..], "not JSON"),
+            (b"[1]", "JSON object"),
+            (br#"{"messages": []}"#, "messages"),
+            (
+                br#"{"messages": [{"role":"user","content":"x"}], "n": 0}"#,
+                "'n'",
+            ),
+        ] {
+            let err = parse(body).unwrap_err();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn content_parts_are_joined() {
+        let r = req(
+            json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]}]}),
+        );
+        assert_eq!(r.last_user, "one\ntwo");
+    }
+
+    #[test]
+    fn max_tokens_truncates_with_length() {
+        let full = choice(&req(json!({"messages": messages()})), 0);
+        assert_eq!(full.finish_reason, "stop");
+        let r = req(json!({"messages": messages(), "max_tokens": 5}));
+        let cut = choice(&r, 0);
+        assert_eq!(cut.finish_reason, "length");
+        assert_eq!(cut.content.chars().count(), 20);
+        let mut halved = full.clone();
+        halve(&mut halved);
+        assert_eq!(
+            halved.content.chars().count(),
+            full.content.chars().count() / 2
+        );
+        assert_eq!(tokens("abcde"), 2);
+        assert_eq!(tokens(""), 0);
+    }
+
+    #[test]
+    fn stream_events_reassemble_the_content() {
+        let r = req(json!({"messages": messages(), "n": 2}));
+        let choices: Vec<Choice> = (0..2).map(|i| choice(&r, i)).collect();
+        let events = stream_events("id", "m", &choices);
+        assert_eq!(events.last().unwrap().as_ref(), b"data: [DONE]\n\n");
+        let mut text = [String::new(), String::new()];
+        let mut finished = [None, None];
+        for event in &events[..events.len() - 1] {
+            let json = std::str::from_utf8(event)
+                .unwrap()
+                .strip_prefix("data: ")
+                .unwrap();
+            let v: Value = serde_json::from_str(json.trim_end()).unwrap();
+            let c = &v["choices"][0];
+            let i = c["index"].as_u64().unwrap() as usize;
+            text[i].push_str(c["delta"]["content"].as_str().unwrap_or(""));
+            if let Some(f) = c["finish_reason"].as_str() {
+                finished[i] = Some(f.to_string());
+            }
+        }
+        assert_eq!(text[0], choices[0].content);
+        assert_eq!(text[1], choices[1].content);
+        assert_eq!(
+            finished,
+            [Some("stop".to_string()), Some("stop".to_string())]
+        );
+    }
+
+    #[test]
+    fn pieces_respect_char_boundaries() {
+        assert_eq!(split_pieces("", 4), vec![""]);
+        let text = "éééééé ab";
+        assert_eq!(split_pieces(text, 4).concat(), text);
+        assert!(split_pieces(text, 4).len() <= 4);
+    }
+}
