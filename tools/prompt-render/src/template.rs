@@ -44,13 +44,9 @@ impl Template {
     /// Parses and compiles template text; `name` is used in messages.
     pub fn parse(name: &str, text: &str) -> Result<Self, UsageError> {
         let fail = |msg: String| UsageError::new(format!("template '{name}': {msg}"));
-        let yaml: Yaml = serde_yaml::from_str(text).map_err(|err| {
-            let place = err
-                .location()
-                .map(|l| format!("line {} column {}: ", l.line(), l.column()))
-                .unwrap_or_default();
-            fail(format!("{place}invalid YAML: {err}"))
-        })?;
+        // serde_yaml's message carries the line and column already.
+        let yaml: Yaml =
+            serde_yaml::from_str(text).map_err(|err| fail(format!("invalid YAML: {err}")))?;
         let Yaml::Sequence(items) = yaml else {
             return Err(fail(
                 "expected a list of {role, content} messages at the top level".into(),
