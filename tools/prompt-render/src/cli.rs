@@ -36,7 +36,8 @@ pub struct Cli {
     #[arg(long, value_name = "FIELD", default_value = "messages")]
     pub to: String,
 
-    /// Make template variable VAR read the record's field FIELD (repeatable).
+    /// Make template variable VAR read the record's field FIELD (repeatable). VAR must be a
+    /// variable the template reads.
     #[arg(long, value_name = "VAR=FIELD")]
     pub bind: Vec<String>,
 

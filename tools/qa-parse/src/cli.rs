@@ -27,8 +27,9 @@ Examples:
 /// --to fields. Every value is trimmed. Each parsed row becomes one output record: the
 /// input record without the text field (unless --keep-source), the target fields, and
 /// '<first --to>_index' counting from 0. A record from which nothing parses goes to
-/// --rejects with the reason. Patterns use Python's syntax and meaning ('$', '\Z'), with
-/// dot matching newline.
+/// --rejects with the reason. A target that already exists is overwritten in place. A
+/// list of strings in the text field is parsed item by item, all rows in turn. Patterns
+/// use Python's syntax and meaning ('$', '\Z'), with dot matching newline.
 #[derive(Debug, Parser)]
 #[command(name = "qa-parse", version, after_help = EXAMPLES)]
 pub struct Cli {
