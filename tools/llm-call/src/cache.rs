@@ -1,0 +1,309 @@
+//! The response cache and call log: one SQLite file (WAL, so several processes share it).
+//! Lookups run on the input thread, one query per record; every write goes through one
+//! writer thread per process that commits in small batches (at most every 25 ms or 256
+//! rows), so a request costs no transaction of its own and a killed run loses at most the
+//! last few milliseconds of replies.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use ktpipe_common::UsageError;
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use crate::reply::Choice;
+use crate::timefmt::rfc3339;
+
+const FLUSH_EVERY: Duration = Duration::from_millis(25);
+const BATCH_ROWS: usize = 256;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS choices (
+    key TEXT NOT NULL, idx INTEGER NOT NULL, content TEXT NOT NULL, reasoning TEXT,
+    finish_reason TEXT, created_at TEXT NOT NULL, PRIMARY KEY (key, idx));
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, stage TEXT, model TEXT, key TEXT, n INTEGER,
+    status TEXT, attempts INTEGER, latency_ms REAL, prompt_tokens INTEGER,
+    completion_tokens INTEGER, error TEXT);";
+
+/// One HTTP request, as logged in `calls`.
+#[derive(Debug)]
+pub struct Call {
+    /// When the request was sent.
+    pub at: SystemTime,
+    /// Cache key of the request.
+    pub key: Arc<str>,
+    /// Choices asked for.
+    pub n: u32,
+    /// HTTP status or failure kind.
+    pub status: String,
+    /// Attempt number of this request (1 = first try).
+    pub attempt: u32,
+    /// Wall time of the request.
+    pub latency_ms: f64,
+    /// Prompt tokens reported.
+    pub prompt_tokens: u64,
+    /// Completion tokens reported.
+    pub completion_tokens: u64,
+    /// What went wrong, scrubbed of the key.
+    pub error: Option<String>,
+}
+
+/// A row for the writer thread.
+#[derive(Debug)]
+pub enum Row {
+    /// A finished choice.
+    Choice {
+        /// Cache key.
+        key: Arc<str>,
+        /// Choice index.
+        idx: u32,
+        /// The choice.
+        choice: Choice,
+    },
+    /// A logged request.
+    Call(Call),
+}
+
+/// The cache of one process: the writer thread and the channel feeding it.
+pub struct Cache {
+    tx: Option<Sender<Row>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Reads finished choices.
+pub struct Lookup {
+    conn: Connection,
+}
+
+/// Opens (creating if needed) the cache at `path`; failures are usage errors.
+pub fn open(
+    path: &Path,
+    stage: Option<String>,
+    model: String,
+    label: String,
+) -> anyhow::Result<(Cache, Lookup)> {
+    let setup = || -> rusqlite::Result<(Connection, Connection)> {
+        let writer = connect(path)?;
+        writer.execute_batch(SCHEMA)?;
+        Ok((writer, connect(path)?))
+    };
+    let (writer, reader) = setup()
+        .map_err(|e| UsageError::new(format!("cannot open cache '{}': {e}", path.display())))?;
+    let (tx, rx) = mpsc::channel();
+    let context = WriterContext {
+        conn: writer,
+        stage,
+        model,
+        label,
+        path: path.to_path_buf(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("cache-writer".into())
+        .spawn(move || context.run(rx))
+        .context("starting the cache writer")?;
+    Ok((
+        Cache {
+            tx: Some(tx),
+            thread: Some(thread),
+        },
+        Lookup { conn: reader },
+    ))
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))?;
+    conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+    Ok(conn)
+}
+
+impl Cache {
+    /// A sender for rows to store.
+    pub fn sender(&self) -> Sender<Row> {
+        self.tx.clone().expect("the cache is open until closed")
+    }
+
+    /// Commits every row sent so far and stops the writer.
+    pub fn close(mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Lookup {
+    /// Finished choices of a request, by choice index.
+    pub fn get(&mut self, key: &str) -> rusqlite::Result<Vec<(u32, Choice)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT idx, content, reasoning, finish_reason FROM choices WHERE key = ?1",
+        )?;
+        let rows = stmt.query_map([key], |row| {
+            Ok((
+                row.get::<_, u32>(0)?,
+                Choice {
+                    content: row.get(1)?,
+                    reasoning: row.get(2)?,
+                    finish_reason: row.get(3)?,
+                },
+            ))
+        })?;
+        rows.collect()
+    }
+}
+
+struct WriterContext {
+    conn: Connection,
+    stage: Option<String>,
+    model: String,
+    label: String,
+    path: PathBuf,
+}
+
+impl WriterContext {
+    fn run(mut self, rx: Receiver<Row>) {
+        let mut warned = false;
+        while let Ok(first) = rx.recv() {
+            let deadline = Instant::now() + FLUSH_EVERY;
+            let mut batch = vec![first];
+            while batch.len() < BATCH_ROWS {
+                match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(row) => batch.push(row),
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            if let Err(err) = self.commit(&batch)
+                && !warned
+            {
+                warned = true;
+                crate::progress::warn(
+                    &self.label,
+                    &format!(
+                        "cannot write cache '{}': {err}; replies from now on may be asked for again on a rerun",
+                        self.path.display()
+                    ),
+                );
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: &[Row]) -> rusqlite::Result<()> {
+        let now = rfc3339(SystemTime::now());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut choice_stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO choices (key, idx, content, reasoning, finish_reason, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let mut call_stmt = tx.prepare_cached(
+                "INSERT INTO calls (at, stage, model, key, n, status, attempts, latency_ms,
+                 prompt_tokens, completion_tokens, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for row in batch {
+                match row {
+                    Row::Choice { key, idx, choice } => {
+                        choice_stmt.execute(params![
+                            &**key,
+                            idx,
+                            choice.content,
+                            choice.reasoning,
+                            choice.finish_reason,
+                            now
+                        ])?;
+                    }
+                    Row::Call(c) => {
+                        call_stmt.execute(params![
+                            rfc3339(c.at),
+                            self.stage,
+                            self.model,
+                            &*c.key,
+                            c.n,
+                            c.status,
+                            c.attempt,
+                            c.latency_ms,
+                            c.prompt_tokens,
+                            c.completion_tokens,
+                            c.error
+                        ])?;
+                    }
+                }
+            }
+        }
+        tx.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(text: &str) -> Choice {
+        Choice {
+            content: text.into(),
+            reasoning: None,
+            finish_reason: Some("stop".into()),
+        }
+    }
+
+    #[test]
+    fn stored_choices_are_found_by_key_after_close() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.sqlite");
+        let (cache, mut lookup) = open(&path, None, "m".into(), "t".into()).expect("open");
+        let key: Arc<str> = Arc::from("k1");
+        let tx = cache.sender();
+        for (idx, text) in [(1, "b"), (0, "a")] {
+            tx.send(Row::Choice {
+                key: key.clone(),
+                idx,
+                choice: choice(text),
+            })
+            .expect("send");
+        }
+        tx.send(Row::Call(Call {
+            at: SystemTime::now(),
+            key: key.clone(),
+            n: 2,
+            status: "200".into(),
+            attempt: 1,
+            latency_ms: 1.5,
+            prompt_tokens: 3,
+            completion_tokens: 4,
+            error: None,
+        }))
+        .expect("send");
+        drop(tx);
+        cache.close();
+        let mut found = lookup.get("k1").expect("query");
+        found.sort_by_key(|(i, _)| *i);
+        assert_eq!(found, vec![(0, choice("a")), (1, choice("b"))]);
+        assert!(lookup.get("other").expect("query").is_empty());
+        let calls: i64 = lookup
+            .conn
+            .query_row("SELECT count(*) FROM calls WHERE status = '200'", [], |r| {
+                r.get(0)
+            })
+            .expect("count");
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn an_unopenable_cache_is_a_usage_error() {
+        let err = open(
+            Path::new("/nonexistent/dir/c.sqlite"),
+            None,
+            "m".into(),
+            "t".into(),
+        )
+        .err()
+        .expect("fails");
+        assert!(err.is::<UsageError>());
+    }
+}

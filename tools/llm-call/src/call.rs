@@ -1,0 +1,333 @@
+//! One input record's trip to the teacher: take the choices the cache already has, ask for
+//! the missing ones (topping up servers that return fewer than asked), retry failures with
+//! backoff, and turn the result into output records or a reject.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use ktpipe_common::Located;
+use serde_json::Value;
+use tokio::sync::{Notify, watch};
+
+use crate::budget::Budget;
+use crate::cache::{Call, Row};
+use crate::client::{Client, Failure};
+use crate::progress::{Counters, bump};
+use crate::records::{self, Fields};
+use crate::reply::{Choice, Reply};
+use crate::request::Spec;
+use crate::retry::Backoff;
+use crate::sink::Outcome;
+
+/// A record ready to be sent, with what the cache already holds for it.
+pub struct Job {
+    /// The input record (messages included).
+    pub located: Located,
+    /// The request's cache key (None without a cache).
+    pub key: Option<Arc<str>>,
+    /// Cached choices by index.
+    pub cached: Vec<(u32, Choice)>,
+}
+
+/// A reason to stop the whole run (the teacher refused the key), raised once.
+#[derive(Default)]
+pub struct Fatal {
+    message: OnceLock<String>,
+    notify: Notify,
+}
+
+impl Fatal {
+    /// Raises the alarm; the first message wins.
+    pub fn raise(&self, message: String) {
+        let _ = self.message.set(message);
+        self.notify.notify_waiters();
+    }
+
+    /// Waits until the alarm is raised and returns its message.
+    pub async fn wait(&self) -> String {
+        loop {
+            let notified = self.notify.notified();
+            if let Some(message) = self.message.get() {
+                return message.clone();
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What every record's task shares.
+pub struct Ctx {
+    /// The HTTP client.
+    pub client: Client,
+    /// Request settings.
+    pub spec: Spec,
+    /// Field names.
+    pub fields: Fields,
+    /// Choices per record.
+    pub n: u32,
+    /// Keep replies cut at max tokens.
+    pub allow_truncated: bool,
+    /// Consecutive failed attempts before a record is given up.
+    pub max_attempts: u32,
+    /// Retry delays.
+    pub backoff: Backoff,
+    /// Requests in flight.
+    pub budget: Arc<Budget>,
+    /// Rows for the cache, when there is one.
+    pub cache: Option<Sender<Row>>,
+    /// Live figures.
+    pub counters: Arc<Counters>,
+    /// Becomes true on Ctrl-C: send nothing new.
+    pub stop: watch::Receiver<bool>,
+    /// Stops the run at once.
+    pub fatal: Fatal,
+}
+
+enum Ending {
+    Complete,
+    Stopped,
+    Failed { reason: String, teacher_fault: bool },
+}
+
+/// Finds every choice of `job` and says what to write.
+pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
+    let n = ctx.n as usize;
+    let mut slots: Vec<Option<Choice>> = (0..n).map(|_| None).collect();
+    let mut hits = 0;
+    for (idx, choice) in job.cached {
+        if let Some(slot) = slots.get_mut(idx as usize)
+            && (ctx.allow_truncated || !choice.is_truncated())
+        {
+            *slot = Some(choice);
+            hits += 1;
+        }
+    }
+    ctx.counters.cache_hits.fetch_add(hits, Relaxed);
+    let located = job.located;
+    let ending = ctx.fill(&located, job.key.as_ref(), &mut slots).await;
+    let got: Vec<(u32, Choice)> = slots
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.map(|c| (i as u32, c)))
+        .collect();
+    match ending {
+        Ending::Complete => Outcome::Emit(records::build(located.record, got, &ctx.fields)),
+        Ending::Stopped => Outcome::Unfinished,
+        Ending::Failed {
+            mut reason,
+            teacher_fault,
+        } => {
+            let records = if got.is_empty() {
+                Vec::new()
+            } else {
+                reason.push_str(&format!(" ({} of {n} choices missing)", n - got.len()));
+                records::build(located.record.clone(), got, &ctx.fields)
+            };
+            Outcome::Reject {
+                records,
+                located,
+                reason,
+                failed: teacher_fault,
+            }
+        }
+    }
+}
+
+impl Ctx {
+    async fn fill(
+        &self,
+        located: &Located,
+        key: Option<&Arc<str>>,
+        slots: &mut [Option<Choice>],
+    ) -> Ending {
+        let messages = located
+            .record
+            .get(&self.fields.messages)
+            .unwrap_or(&Value::Null);
+        let mut failures = 0u32;
+        loop {
+            let missing: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_none()).collect();
+            let Some(&first) = missing.first() else {
+                return Ending::Complete;
+            };
+            let want = missing.len() as u32;
+            let seed = self.spec.seed.map(|s| s.wrapping_add(first as u64));
+            let body = Bytes::from(self.spec.body(messages, want, seed));
+            let Some((result, sent)) = self.send(body).await else {
+                return Ending::Stopped;
+            };
+            let result = result.and_then(|reply| self.take(reply, &missing, slots, key));
+            self.log(key, want, failures + 1, sent, &result);
+            let failure = match result {
+                Ok(_) => {
+                    failures = 0;
+                    continue;
+                }
+                Err(failure) => failure,
+            };
+            if let Failure::Status {
+                code: code @ (401 | 403),
+                ..
+            } = failure
+            {
+                self.fatal.raise(format!(
+                    "the teacher refused the API key (HTTP {code}): check TEACHER_MODEL_API_KEY"
+                ));
+                return Ending::Stopped;
+            }
+            if !failure.retryable() {
+                return Ending::Failed {
+                    reason: format!("teacher refused the request: {failure}"),
+                    teacher_fault: true,
+                };
+            }
+            failures += 1;
+            if failures >= self.max_attempts {
+                return Ending::Failed {
+                    reason: format!("teacher request failed after {failures} attempts: {failure}"),
+                    teacher_fault: !failure.is_content(),
+                };
+            }
+            bump(&self.counters.retries);
+            if !self
+                .sleep(self.backoff.delay(failures, failure.retry_after()))
+                .await
+            {
+                return Ending::Stopped;
+            }
+        }
+    }
+
+    /// Sends one request within the budget; None when the run stopped first.
+    async fn send(&self, body: Bytes) -> Option<(Result<Reply, Failure>, Sent)> {
+        let slot = tokio::select! {
+            biased;
+            () = stopped(&self.stop) => return None,
+            slot = self.budget.acquire() => slot,
+        };
+        bump(&self.counters.in_flight);
+        bump(&self.counters.requests);
+        let at = SystemTime::now();
+        let started = Instant::now();
+        let result = self.client.send(body).await;
+        drop(slot);
+        self.counters.in_flight.fetch_sub(1, Relaxed);
+        let (prompt_tokens, completion_tokens) = match &result {
+            Ok(reply) => (reply.prompt_tokens, reply.completion_tokens),
+            Err(_) => (0, 0),
+        };
+        self.counters
+            .prompt_tokens
+            .fetch_add(prompt_tokens, Relaxed);
+        self.counters
+            .completion_tokens
+            .fetch_add(completion_tokens, Relaxed);
+        let sent = Sent {
+            at,
+            latency: started.elapsed(),
+            prompt_tokens,
+            completion_tokens,
+        };
+        Some((result, sent))
+    }
+
+    /// Fills missing slots from a reply, in arrival order; caches what it takes. A reply
+    /// that fills nothing is a failure (all empty, all cut, or no choices).
+    fn take(
+        &self,
+        reply: Reply,
+        missing: &[usize],
+        slots: &mut [Option<Choice>],
+        key: Option<&Arc<str>>,
+    ) -> Result<usize, Failure> {
+        let mut free = missing.iter();
+        let mut taken = 0;
+        let mut bad = None;
+        for choice in reply.choices {
+            if choice.is_truncated() && !self.allow_truncated {
+                bad = Some(Failure::Truncated);
+                continue;
+            }
+            if choice.is_empty() {
+                bad = Some(Failure::Empty);
+                continue;
+            }
+            let Some(&i) = free.next() else {
+                break;
+            };
+            if let (Some(cache), Some(key)) = (&self.cache, key) {
+                let row = Row::Choice {
+                    key: Arc::clone(key),
+                    idx: i as u32,
+                    choice: choice.clone(),
+                };
+                let _ = cache.send(row);
+            }
+            slots[i] = Some(choice);
+            taken += 1;
+        }
+        match (taken, bad) {
+            (0, Some(failure)) => Err(failure),
+            (0, None) => Err(Failure::Malformed("reply has no choices".into())),
+            (taken, _) => Ok(taken),
+        }
+    }
+
+    fn log(
+        &self,
+        key: Option<&Arc<str>>,
+        n: u32,
+        attempt: u32,
+        sent: Sent,
+        result: &Result<usize, Failure>,
+    ) {
+        let (Some(cache), Some(key)) = (&self.cache, key) else {
+            return;
+        };
+        let (status, error) = match result {
+            Ok(_) => ("200".to_string(), None),
+            Err(failure @ (Failure::Empty | Failure::Truncated)) => {
+                ("200".to_string(), Some(failure.to_string()))
+            }
+            Err(failure) => (failure.status(), Some(failure.to_string())),
+        };
+        let _ = cache.send(Row::Call(Call {
+            at: sent.at,
+            key: Arc::clone(key),
+            n,
+            status,
+            attempt,
+            latency_ms: sent.latency.as_secs_f64() * 1000.0,
+            prompt_tokens: sent.prompt_tokens,
+            completion_tokens: sent.completion_tokens,
+            error,
+        }));
+    }
+
+    /// Sleeps; false when the run stopped meanwhile.
+    async fn sleep(&self, delay: Duration) -> bool {
+        tokio::select! {
+            () = stopped(&self.stop) => false,
+            () = tokio::time::sleep(delay) => true,
+        }
+    }
+}
+
+/// Facts about one request for the call log.
+struct Sent {
+    at: SystemTime,
+    latency: Duration,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+/// Resolves once the run is stopping.
+pub async fn stopped(stop: &watch::Receiver<bool>) {
+    let mut stop = stop.clone();
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,230 @@
+//! The command line of llm-call: one clap struct whose doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use ktpipe_common::CommonArgs;
+
+const AFTER_HELP: &str = "\
+Endpoint settings come from the flags, else from TEACHER_MODEL_BASE_URL, TEACHER_MODEL_NAME
+and TEACHER_MODEL_API_KEY in the environment, else from a '.env' file in the working
+directory. An empty key or 'None' sends no Authorization header. The key is never printed
+or stored.
+
+Output records: every input field but the messages, then the reply in --to (default
+'response'), its choice index in '<to>_index', the reasoning trace (if the teacher gave
+one) in --reasoning-to, and '<to>_finish_reason' when the reply did not end with 'stop'.
+
+Cache (SQLite, shared safely by several processes; query it with sqlite3):
+  choices(key TEXT, idx INTEGER, content TEXT, reasoning TEXT, finish_reason TEXT,
+          created_at TEXT, PRIMARY KEY(key, idx))
+      one row per finished choice; key = sha256 of the canonical request (model, messages,
+      temperature, max_tokens, top_p, seed, stop, extra body, salt), idx = choice index
+  calls(id INTEGER PRIMARY KEY, at TEXT, stage TEXT, model TEXT, key TEXT, n INTEGER,
+        status TEXT, attempts INTEGER, latency_ms REAL, prompt_tokens INTEGER,
+        completion_tokens INTEGER, error TEXT)
+      one row per HTTP request sent: status is the HTTP code or 'timeout', 'connect',
+      'transport', 'malformed'; attempts is this request's attempt number (1 = first try)
+  e.g. sqlite3 ktpipe-cache.sqlite \"SELECT stage, status, count(*), avg(latency_ms) FROM calls GROUP BY 1, 2\"
+
+Examples:
+  prompt-render --template prompts/summary.yaml seeds.jsonl | llm-call -n 5 --max-tokens 4096 --temperature 0.7 > summaries.jsonl
+  llm-call --to answer --concurrency 50 --rejects failed.jsonl questions.jsonl > answers.jsonl
+  llm-call --shared-budget /tmp/ktpipe-budget --concurrency 50 --stage answers < prompts.jsonl > out.jsonl
+  llm-call --extra-body '{\"chat_template_kwargs\": {\"enable_thinking\": true}}' --keep-messages < in.jsonl";
+
+/// Send each record's chat messages to an OpenAI-compatible teacher and write the replies.
+///
+/// Reads JSONL records carrying OpenAI chat messages, posts them to '<base-url>/chat/completions'
+/// with bounded concurrency, retries and a response cache, and writes one record per choice,
+/// in input order. Rerunning with the same cache pays only for the choices not yet finished.
+#[derive(Debug, Parser)]
+#[command(name = "llm-call", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Teacher endpoint base URL (e.g. http://127.0.0.1:8000/v1); else TEACHER_MODEL_BASE_URL.
+    #[arg(long, value_name = "URL", help_heading = "Endpoint")]
+    pub base_url: Option<String>,
+
+    /// Model name sent in each request; else TEACHER_MODEL_NAME.
+    #[arg(long, value_name = "NAME", help_heading = "Endpoint")]
+    pub model: Option<String>,
+
+    /// API key sent as a bearer token; else TEACHER_MODEL_API_KEY ('' or 'None': no key).
+    #[arg(long, value_name = "KEY", help_heading = "Endpoint")]
+    pub api_key: Option<String>,
+
+    /// Seconds to wait for one request before it counts as a timeout and is retried.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 120.0,
+        help_heading = "Endpoint"
+    )]
+    pub timeout: f64,
+
+    /// Choices (output records) per input record; missing ones are topped up by further requests.
+    #[arg(short = 'n', long = "choices", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Sampling")]
+    pub n: u32,
+
+    /// Sampling temperature.
+    #[arg(long, value_name = "F", help_heading = "Sampling")]
+    pub temperature: Option<f64>,
+
+    /// Upper bound on the tokens of each reply.
+    #[arg(long, value_name = "N", help_heading = "Sampling")]
+    pub max_tokens: Option<u64>,
+
+    /// Nucleus sampling probability mass.
+    #[arg(long, value_name = "F", help_heading = "Sampling")]
+    pub top_p: Option<f64>,
+
+    /// Sampling seed; top-up requests for choices k.. carry seed + k so they differ.
+    #[arg(long, value_name = "N", help_heading = "Sampling")]
+    pub seed: Option<u64>,
+
+    /// Stop sequence (repeatable).
+    #[arg(long, value_name = "STR", help_heading = "Sampling")]
+    pub stop: Vec<String>,
+
+    /// JSON object merged into every request body, for server-specific options.
+    #[arg(long, value_name = "JSON", help_heading = "Sampling")]
+    pub extra_body: Option<String>,
+
+    /// Keep replies cut at --max-tokens (finish_reason 'length') instead of retrying them.
+    ///
+    /// By default such a reply is retried and, if every attempt is cut, the record is
+    /// rejected with the reason 'reply cut at max tokens'. Empty replies are always retried.
+    #[arg(long, help_heading = "Sampling")]
+    pub allow_truncated: bool,
+
+    /// Field holding the chat messages of each record.
+    #[arg(
+        long,
+        value_name = "FIELD",
+        default_value = "messages",
+        help_heading = "Fields"
+    )]
+    pub messages: String,
+
+    /// Field the reply is written to; '<FIELD>_index' gets the choice index.
+    #[arg(
+        long,
+        value_name = "FIELD",
+        default_value = "response",
+        help_heading = "Fields"
+    )]
+    pub to: String,
+
+    /// Field for the reasoning trace, when the teacher gives one [default: <to>_reasoning].
+    #[arg(long, value_name = "FIELD", help_heading = "Fields")]
+    pub reasoning_to: Option<String>,
+
+    /// Keep the messages field in the output records.
+    #[arg(long, help_heading = "Fields")]
+    pub keep_messages: bool,
+
+    /// Requests in flight at once (the total across processes with --shared-budget).
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Concurrency")]
+    pub concurrency: u32,
+
+    /// Share the --concurrency budget with every llm-call using DIR (created if missing).
+    ///
+    /// The budget is a set of lock files that the kernel releases when a process dies, so
+    /// a crashed stage never keeps requests from the others.
+    #[arg(long, value_name = "DIR", help_heading = "Concurrency")]
+    pub shared_budget: Option<PathBuf>,
+
+    /// Records held while waiting for the oldest to finish [default: 4 × concurrency, min 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+          help_heading = "Concurrency")]
+    pub window: Option<u32>,
+
+    /// Write records as they finish instead of in input order.
+    #[arg(long, help_heading = "Concurrency")]
+    pub unordered: bool,
+
+    /// Attempts per request before its record is rejected.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Retries")]
+    pub max_attempts: u32,
+
+    /// First retry delay in milliseconds; doubles per attempt, with full jitter.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 500,
+        help_heading = "Retries"
+    )]
+    pub retry_base_ms: u64,
+
+    /// Longest retry delay in milliseconds (a server's Retry-After is honoured up to 300 s).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 30_000,
+        help_heading = "Retries"
+    )]
+    pub retry_max_ms: u64,
+
+    /// Response cache database [default: $KTPIPE_CACHE, else ./ktpipe-cache.sqlite].
+    #[arg(long, value_name = "FILE", help_heading = "Cache")]
+    pub cache: Option<PathBuf>,
+
+    /// Neither read nor write the cache (and keep no call log).
+    #[arg(long, conflicts_with = "cache", help_heading = "Cache")]
+    pub no_cache: bool,
+
+    /// Mixed into every cache key, to ask again for requests already answered.
+    #[arg(long, value_name = "STR", help_heading = "Cache")]
+    pub cache_salt: Option<String>,
+
+    /// Seconds between progress lines when stderr is not a terminal (0: none).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        help_heading = "Progress"
+    )]
+    pub progress_secs: u64,
+}
+
+impl Cli {
+    /// The field the reasoning trace goes to.
+    pub fn reasoning_field(&self) -> String {
+        self.reasoning_to
+            .clone()
+            .unwrap_or_else(|| format!("{}_reasoning", self.to))
+    }
+
+    /// The reorder window in records.
+    pub fn window_size(&self) -> usize {
+        self.window
+            .map_or_else(|| (self.concurrency as usize * 4).max(16), |w| w as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_follow_the_flags() {
+        let cli = Cli::try_parse_from(["llm-call", "--to", "answer"]).expect("parses");
+        assert_eq!(cli.reasoning_field(), "answer_reasoning");
+        assert_eq!(cli.window_size(), 32);
+        let cli = Cli::try_parse_from(["llm-call", "--concurrency", "2"]).expect("parses");
+        assert_eq!(cli.window_size(), 16);
+        assert!(Cli::try_parse_from(["llm-call", "-n", "0"]).is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! One HTTP request to the teacher and what became of it: a parsed reply, or a failure
+//! classified as retryable or not. The API key goes only into the Authorization header,
+//! never into a URL, and every text shown from the server or the network stack is scrubbed
+//! of it.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use ktpipe_common::UsageError;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+
+use crate::config::Endpoint;
+use crate::reply::{self, Reply};
+use crate::retry::parse_retry_after;
+
+/// Longest server error text shown or logged.
+const MAX_ERROR_CHARS: usize = 500;
+
+/// Why a request produced no usable reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// No reply within the timeout.
+    Timeout,
+    /// The connection could not be made.
+    Connect(String),
+    /// The connection broke or the body could not be read.
+    Transport(String),
+    /// A non-success HTTP status, with the (scrubbed, shortened) body.
+    Status {
+        /// HTTP status code.
+        code: u16,
+        /// Response body.
+        body: String,
+        /// The server's Retry-After, if any.
+        retry_after: Option<Duration>,
+    },
+    /// A 2xx body that is not a chat completion.
+    Malformed(String),
+    /// Every choice was empty.
+    Empty,
+    /// Every usable-looking choice was cut at the token limit.
+    Truncated,
+}
+
+impl Failure {
+    /// True when trying again may help.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Failure::Status { code, .. } => matches!(code, 408 | 429) || *code >= 500,
+            _ => true,
+        }
+    }
+
+    /// True when the reply came but its content is unusable (a data problem, not a
+    /// teacher outage).
+    pub fn is_content(&self) -> bool {
+        matches!(self, Failure::Empty | Failure::Truncated)
+    }
+
+    /// The server's requested delay.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Failure::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The `status` column of the call log.
+    pub fn status(&self) -> String {
+        match self {
+            Failure::Timeout => "timeout".into(),
+            Failure::Connect(_) => "connect".into(),
+            Failure::Transport(_) => "transport".into(),
+            Failure::Status { code, .. } => code.to_string(),
+            Failure::Malformed(_) => "malformed".into(),
+            Failure::Empty => "empty".into(),
+            Failure::Truncated => "length".into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Timeout => write!(f, "timeout"),
+            Failure::Connect(msg) => write!(f, "cannot connect: {msg}"),
+            Failure::Transport(msg) => write!(f, "connection failed: {msg}"),
+            Failure::Status { code, body, .. } if !self.retryable() && !body.is_empty() => {
+                write!(f, "HTTP {code}: {body}")
+            }
+            Failure::Status { code, .. } => write!(f, "HTTP {code}"),
+            Failure::Malformed(msg) => write!(f, "malformed reply: {msg}"),
+            Failure::Empty => write!(f, "empty reply"),
+            Failure::Truncated => write!(f, "reply cut at max tokens"),
+        }
+    }
+}
+
+/// The HTTP client: one connection pool for the whole run.
+pub struct Client {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    auth: Option<HeaderValue>,
+    key: Option<String>,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client for `endpoint` keeping up to `pool` idle connections.
+    pub fn new(endpoint: &Endpoint, pool: usize) -> anyhow::Result<Self> {
+        let auth = match &endpoint.api_key {
+            Some(key) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+                    UsageError::new("the API key contains characters not allowed in an HTTP header")
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(pool)
+            .tcp_nodelay(true)
+            .connect_timeout(endpoint.timeout.min(Duration::from_secs(30)))
+            .user_agent(concat!("ktpipe-llm-call/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot start the HTTP client: {e}"))?;
+        Ok(Client {
+            http,
+            url: endpoint.url.clone(),
+            auth,
+            key: endpoint.api_key.clone(),
+            timeout: endpoint.timeout,
+        })
+    }
+
+    /// Sends one request body and reads the reply.
+    pub async fn send(&self, body: Bytes) -> Result<Reply, Failure> {
+        let mut request = self
+            .http
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .timeout(self.timeout)
+            .body(body);
+        if let Some(auth) = &self.auth {
+            request = request.header(AUTHORIZATION, auth.clone());
+        }
+        let response = request.send().await.map_err(|e| self.network(e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(Failure::Status {
+                code: status.as_u16(),
+                body: self.scrub(&String::from_utf8_lossy(&body)),
+                retry_after,
+            });
+        }
+        let body = response.bytes().await.map_err(|e| self.network(e))?;
+        reply::parse(&body).map_err(|e| Failure::Malformed(self.scrub(&e)))
+    }
+
+    fn network(&self, err: reqwest::Error) -> Failure {
+        if err.is_timeout() {
+            return Failure::Timeout;
+        }
+        let connect = err.is_connect();
+        let err = err.without_url();
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        let text = self.scrub(&text);
+        if connect {
+            Failure::Connect(text)
+        } else {
+            Failure::Transport(text)
+        }
+    }
+
+    /// Removes the key from `text` and shortens it for messages.
+    pub fn scrub(&self, text: &str) -> String {
+        scrub(text, self.key.as_deref())
+    }
+}
+
+/// `text` with every occurrence of `key` replaced, cut to [`MAX_ERROR_CHARS`] characters,
+/// on one line.
+pub fn scrub(text: &str, key: Option<&str>) -> String {
+    let text = match key {
+        Some(key) if !key.is_empty() => text.replace(key, "[api key]"),
+        _ => text.to_string(),
+    };
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_removes_the_key_and_shortens() {
+        let text = "bad key sk-secret in\n header Bearer sk-secret";
+        assert_eq!(
+            scrub(text, Some("sk-secret")),
+            "bad key [api key] in header Bearer [api key]"
+        );
+        let long = "é".repeat(600);
+        let cut = scrub(&long, None);
+        assert_eq!(cut.chars().count(), MAX_ERROR_CHARS + 1);
+    }
+
+    #[test]
+    fn classification_follows_the_status() {
+        let status = |code| Failure::Status {
+            code,
+            body: "b".into(),
+            retry_after: None,
+        };
+        assert!(status(429).retryable() && status(503).retryable() && status(408).retryable());
+        assert!(!status(400).retryable() && !status(404).retryable());
+        assert!(!status(401).retryable() && !status(403).retryable());
+        assert_eq!(status(503).to_string(), "HTTP 503");
+        assert_eq!(status(400).to_string(), "HTTP 400: b");
+        assert_eq!(Failure::Truncated.to_string(), "reply cut at max tokens");
+        assert_eq!(Failure::Truncated.status(), "length");
+    }
+}

@@ -1,0 +1,154 @@
+//! Settings resolved before any input is read: the endpoint (flags, else environment, else
+//! `.env`), the request spec, and the cache path. Every problem here is a usage error (exit 2).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ktpipe_common::UsageError;
+
+use crate::cli::Cli;
+use crate::dotenv::Env;
+use crate::request::{self, Spec};
+
+/// Where and how to reach the teacher.
+pub struct Endpoint {
+    /// `<base>/chat/completions`.
+    pub url: reqwest::Url,
+    /// The API key, when one is to be sent. Never printed.
+    pub api_key: Option<String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// Everything resolved from the command line and the environment.
+pub struct Settings {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// The request spec shared by all records.
+    pub spec: Spec,
+    /// The cache database, unless `--no-cache`.
+    pub cache: Option<PathBuf>,
+}
+
+/// Resolves the settings; errors are usage errors naming the flag and variable to set.
+pub fn resolve(cli: &Cli) -> anyhow::Result<Settings> {
+    let env = Env::load()?;
+    let pick = |flag: &Option<String>, var: &str| flag.clone().or_else(|| env.get(var));
+    let base = pick(&cli.base_url, "TEACHER_MODEL_BASE_URL")
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| missing("--base-url", "TEACHER_MODEL_BASE_URL"))?;
+    let model = pick(&cli.model, "TEACHER_MODEL_NAME")
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| missing("--model", "TEACHER_MODEL_NAME"))?;
+    let api_key = pick(&cli.api_key, "TEACHER_MODEL_API_KEY")
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty() && k != "None");
+    let endpoint = Endpoint {
+        url: chat_url(base.trim())?,
+        api_key,
+        timeout: timeout(cli.timeout)?,
+    };
+    let mut spec = Spec {
+        model,
+        temperature: cli.temperature,
+        max_tokens: cli.max_tokens,
+        top_p: cli.top_p,
+        seed: cli.seed,
+        stop: cli.stop.clone(),
+        extra: serde_json::Map::new(),
+        salt: cli.cache_salt.clone(),
+    };
+    if let Some(text) = &cli.extra_body {
+        spec.extra = request::parse_extra(text, &spec).map_err(UsageError::new)?;
+    }
+    let cache = if cli.no_cache {
+        None
+    } else {
+        Some(cli.cache.clone().unwrap_or_else(|| {
+            env.get("KTPIPE_CACHE")
+                .filter(|p| !p.is_empty())
+                .map_or_else(|| PathBuf::from("ktpipe-cache.sqlite"), PathBuf::from)
+        }))
+    };
+    check_fields(cli)?;
+    Ok(Settings {
+        endpoint,
+        spec,
+        cache,
+    })
+}
+
+fn missing(flag: &str, var: &str) -> anyhow::Error {
+    UsageError::new(format!(
+        "no teacher endpoint setting: pass {flag} or set {var} (in the environment or .env)"
+    ))
+    .into()
+}
+
+/// `<base>/chat/completions` as a URL, checked to be http(s).
+pub fn chat_url(base: &str) -> anyhow::Result<reqwest::Url> {
+    let joined = format!("{}/chat/completions", base.trim_end_matches('/'));
+    let url = reqwest::Url::parse(&joined)
+        .map_err(|e| UsageError::new(format!("invalid teacher base URL '{base}': {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(UsageError::new(format!(
+            "invalid teacher base URL '{base}': expected http:// or https://"
+        ))
+        .into());
+    }
+    Ok(url)
+}
+
+fn timeout(secs: f64) -> anyhow::Result<Duration> {
+    if secs.is_finite() && secs > 0.0 {
+        Ok(Duration::from_secs_f64(secs.min(1e7)))
+    } else {
+        Err(UsageError::new(format!(
+            "--timeout must be a positive number of seconds, not '{secs}'"
+        ))
+        .into())
+    }
+}
+
+fn check_fields(cli: &Cli) -> anyhow::Result<()> {
+    let reasoning = cli.reasoning_field();
+    let owned = [
+        cli.to.clone(),
+        format!("{}_index", cli.to),
+        format!("{}_finish_reason", cli.to),
+        reasoning,
+    ];
+    for (i, field) in owned.iter().enumerate() {
+        if field.is_empty() || field == &cli.messages || owned[..i].contains(field) {
+            return Err(UsageError::new(format!(
+                "output field '{field}' is empty or clashes with another field llm-call reads or writes"
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_url_joins_and_checks_the_base() {
+        assert_eq!(
+            chat_url("http://127.0.0.1:8000/v1/")
+                .expect("valid")
+                .as_str(),
+            "http://127.0.0.1:8000/v1/chat/completions"
+        );
+        assert!(chat_url("ftp://x/v1").is_err());
+        assert!(chat_url("not a url").is_err());
+    }
+
+    #[test]
+    fn timeouts_must_be_positive() {
+        assert!(timeout(0.0).is_err());
+        assert!(timeout(f64::NAN).is_err());
+        assert_eq!(timeout(1.5).expect("ok"), Duration::from_millis(1500));
+    }
+}

@@ -1,0 +1,106 @@
+//! The input thread: reads records (ktpipe_common::Reader), checks each has its messages,
+//! computes its cache key and looks up the choices already finished, and hands the result
+//! to the dispatcher over a bounded channel, so reading stops when the window is full.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use ktpipe_common::reader::{ReadError, json_type};
+use ktpipe_common::{Located, Reader};
+use serde_json::Value;
+use tokio::sync::mpsc::Sender;
+
+use crate::cache::Lookup;
+use crate::call::Job;
+use crate::progress::{Counters, warn};
+use crate::request::Spec;
+
+/// One input item, numbered in input order.
+pub enum Item {
+    /// A record to send.
+    Job(Job),
+    /// A malformed line.
+    Malformed(ReadError),
+    /// A record that cannot be sent, and why.
+    Invalid(Located, String),
+    /// Reading failed; no more input.
+    Failed(anyhow::Error),
+}
+
+/// The input thread's state.
+pub struct Feed {
+    /// The records.
+    pub reader: Reader,
+    /// The cache, when there is one.
+    pub lookup: Option<Lookup>,
+    /// Computes cache keys.
+    pub spec: Arc<Spec>,
+    /// The messages field.
+    pub messages: String,
+    /// Live figures.
+    pub counters: Arc<Counters>,
+    /// Message prefix for warnings.
+    pub label: String,
+}
+
+impl Feed {
+    /// Reads until the input ends or the receiver goes away.
+    pub fn run(mut self, tx: Sender<(u64, Item)>) {
+        let mut seq = 0u64;
+        let mut warned = false;
+        loop {
+            let item = match self.reader.next_record() {
+                Ok(None) => return,
+                Ok(Some(Err(bad))) => Item::Malformed(bad),
+                Ok(Some(Ok(located))) => self.prepare(located, &mut warned),
+                Err(err) => Item::Failed(err),
+            };
+            let last = matches!(item, Item::Failed(_));
+            self.counters.read.fetch_add(u64::from(!last), Relaxed);
+            if tx.blocking_send((seq, item)).is_err() || last {
+                return;
+            }
+            seq += 1;
+        }
+    }
+
+    fn prepare(&mut self, located: Located, warned: &mut bool) -> Item {
+        let messages = match located.record.get(&self.messages) {
+            Some(messages @ Value::Array(_)) => messages,
+            Some(other) => {
+                let reason = format!(
+                    "field '{}' is {}, expected an array of chat messages",
+                    self.messages,
+                    json_type(other)
+                );
+                return Item::Invalid(located, reason);
+            }
+            None => {
+                let reason = format!("record has no '{}' field", self.messages);
+                return Item::Invalid(located, reason);
+            }
+        };
+        let Some(lookup) = &mut self.lookup else {
+            return Item::Job(Job {
+                located,
+                key: None,
+                cached: Vec::new(),
+            });
+        };
+        let key = self.spec.cache_key(messages);
+        let cached = lookup.get(&key).unwrap_or_else(|err| {
+            if !std::mem::replace(warned, true) {
+                warn(
+                    &self.label,
+                    &format!("cannot read the cache: {err}; asking the teacher"),
+                );
+            }
+            Vec::new()
+        });
+        Item::Job(Job {
+            located,
+            key: Some(Arc::from(key)),
+            cached,
+        })
+    }
+}

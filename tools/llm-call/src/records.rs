@@ -1,0 +1,124 @@
+//! Output records: the input record without its messages, one copy per choice, with the
+//! reply, its index, its reasoning and its finish reason in the fields llm-call owns.
+//! Existing fields keep their place; new ones go at the end. Pure; no I/O.
+
+use ktpipe_common::Record;
+use serde_json::Value;
+
+use crate::reply::Choice;
+
+/// The fields llm-call reads and writes.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    /// Where the messages are read from.
+    pub messages: String,
+    /// Keep the messages in the output.
+    pub keep_messages: bool,
+    /// The reply.
+    pub to: String,
+    /// The choice index.
+    pub index: String,
+    /// The reasoning trace.
+    pub reasoning: String,
+    /// The finish reason, when not `stop`.
+    pub finish_reason: String,
+}
+
+impl Fields {
+    /// The field names for reply field `to`.
+    pub fn new(messages: &str, keep_messages: bool, to: &str, reasoning: &str) -> Self {
+        Fields {
+            messages: messages.to_string(),
+            keep_messages,
+            to: to.to_string(),
+            index: format!("{to}_index"),
+            reasoning: reasoning.to_string(),
+            finish_reason: format!("{to}_finish_reason"),
+        }
+    }
+}
+
+/// One output record per choice, in the order given. A reasoning or finish-reason field
+/// left over from an earlier stage writing the same field is removed when this choice has
+/// none, so it cannot be mistaken for this reply's.
+pub fn build(mut record: Record, choices: Vec<(u32, Choice)>, fields: &Fields) -> Vec<Record> {
+    if !fields.keep_messages {
+        record.shift_remove(&fields.messages);
+    }
+    let count = choices.len();
+    let mut out = Vec::with_capacity(count);
+    for (i, (idx, choice)) in choices.into_iter().enumerate() {
+        let mut rec = if i + 1 == count {
+            std::mem::take(&mut record)
+        } else {
+            record.clone()
+        };
+        rec.insert(fields.to.clone(), Value::String(choice.content));
+        rec.insert(fields.index.clone(), Value::from(idx));
+        match choice.reasoning {
+            Some(trace) => {
+                rec.insert(fields.reasoning.clone(), Value::String(trace));
+            }
+            None => {
+                rec.shift_remove(&fields.reasoning);
+            }
+        }
+        match choice.finish_reason.filter(|r| r != "stop") {
+            Some(reason) => {
+                rec.insert(fields.finish_reason.clone(), Value::String(reason));
+            }
+            None => {
+                rec.shift_remove(&fields.finish_reason);
+            }
+        }
+        out.push(rec);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(value: Value) -> Record {
+        value.as_object().cloned().expect("object")
+    }
+
+    fn choice(content: &str, reasoning: Option<&str>, finish: Option<&str>) -> Choice {
+        Choice {
+            content: content.into(),
+            reasoning: reasoning.map(str::to_string),
+            finish_reason: finish.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn one_record_per_choice_without_messages() {
+        let fields = Fields::new("messages", false, "response", "response_reasoning");
+        let input = record(json!({"a": 1, "messages": [], "response": "old", "z": 2}));
+        let out = build(
+            input,
+            vec![
+                (0, choice("x", None, Some("stop"))),
+                (1, choice("y", Some("r"), Some("length"))),
+            ],
+            &fields,
+        );
+        assert_eq!(
+            serde_json::to_string(&out).expect("json"),
+            r#"[{"a":1,"response":"x","z":2,"response_index":0},{"a":1,"response":"y","z":2,"response_index":1,"response_reasoning":"r","response_finish_reason":"length"}]"#
+        );
+    }
+
+    #[test]
+    fn kept_messages_stay_and_stale_fields_go() {
+        let fields = Fields::new("msgs", true, "answer", "why");
+        let input = record(json!({"msgs": [1], "why": "stale", "answer_finish_reason": "length"}));
+        let out = build(input, vec![(3, choice("x", None, None))], &fields);
+        assert_eq!(
+            serde_json::to_string(&out).expect("json"),
+            r#"[{"msgs":[1],"answer":"x","answer_index":3}]"#
+        );
+    }
+}

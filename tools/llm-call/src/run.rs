@@ -1,0 +1,297 @@
+//! The run: settings and resources first (usage errors before any input is read), then the
+//! pipeline of threads and tasks (input thread → dispatcher → a task per record → stdout
+//! thread), and how it ends: input exhausted, the key refused, or Ctrl-C.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ktpipe_common::{Outcome, Reader, Rejects, Summary};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+
+use crate::budget::Budget;
+use crate::call::{self, Ctx, stopped};
+use crate::cli::Cli;
+use crate::client::Client;
+use crate::config;
+use crate::feed::{Feed, Item};
+use crate::progress::{self, Counters, Mode};
+use crate::records::Fields;
+use crate::retry::Backoff;
+use crate::sink::{self, Msg, Sink};
+
+/// How long requests in flight may finish after Ctrl-C.
+const GRACE: Duration = Duration::from_secs(5);
+/// How long the stdout thread may take to flush when the run is cut short.
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
+
+/// Runs llm-call.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let label = cli.common.label("llm-call");
+    let mut summary = Summary::new(&label);
+    let started = Instant::now();
+    let settings = config::resolve(&cli)?;
+    ktpipe_common::input::check_exist(&cli.common.inputs)?;
+    let rejects = Rejects::open(&label, cli.common.rejects.as_deref())?;
+    let (cache, lookup) = match &settings.cache {
+        Some(path) => {
+            let stage = cli.common.stage.clone();
+            let (cache, lookup) =
+                crate::cache::open(path, stage, settings.spec.model.clone(), label.clone())?;
+            (Some(cache), Some(lookup))
+        }
+        None => (None, None),
+    };
+    let budget = Budget::new(cli.concurrency, cli.shared_budget.as_deref())?;
+    let client = Client::new(&settings.endpoint, cli.concurrency as usize)?;
+    let counters = Arc::new(Counters::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let fields = Fields::new(
+        &cli.messages,
+        cli.keep_messages,
+        &cli.to,
+        &cli.reasoning_field(),
+    );
+    let ctx = Arc::new(Ctx {
+        client,
+        spec: settings.spec.clone(),
+        fields,
+        n: cli.n,
+        allow_truncated: cli.allow_truncated,
+        max_attempts: cli.max_attempts,
+        backoff: Backoff {
+            base: Duration::from_millis(cli.retry_base_ms),
+            max: Duration::from_millis(cli.retry_max_ms),
+        },
+        budget,
+        cache: cache.as_ref().map(|c| c.sender()),
+        counters: Arc::clone(&counters),
+        stop: stop_rx,
+        fatal: call::Fatal::default(),
+    });
+    let halt = Arc::new(AtomicBool::new(false));
+    let parts = Parts {
+        feed: Feed {
+            reader: Reader::new(&cli.common.inputs),
+            lookup,
+            spec: Arc::new(settings.spec),
+            messages: cli.messages.clone(),
+            counters: Arc::clone(&counters),
+            label: label.clone(),
+        },
+        sink: Sink {
+            ordered: !cli.unordered,
+            rejects,
+            label: label.clone(),
+            counters: Arc::clone(&counters),
+            halt: Arc::clone(&halt),
+        },
+        window: cli.window_size(),
+        mode: Mode::pick(cli.common.quiet, cli.progress_secs),
+        label,
+        halt,
+        stop: stop_tx,
+        started,
+    };
+    let mode = parts.mode;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let ending = runtime.block_on(drive(Arc::clone(&ctx), parts));
+    runtime.shutdown_background();
+    progress::clear(mode);
+    drop(ctx);
+    if let Some(cache) = cache {
+        cache.close();
+    }
+    let interrupted = ending?;
+    counters.fill(&mut summary, started);
+    summary.finish(cli.common.quiet, cli.common.stats.as_deref())?;
+    let lost = counters.failed.load(Relaxed) + counters.malformed.load(Relaxed);
+    let unfiled = cli.common.rejects.is_none() && counters.rejected.load(Relaxed) > 0;
+    Ok(if interrupted {
+        Outcome::Interrupted
+    } else if lost > 0 || unfiled {
+        Outcome::RecordsFailed
+    } else {
+        Outcome::Success
+    })
+}
+
+struct Parts {
+    feed: Feed,
+    sink: Sink,
+    window: usize,
+    mode: Mode,
+    label: String,
+    halt: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
+    started: Instant,
+}
+
+/// Runs the pipeline; Ok(true) when Ctrl-C stopped it.
+async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
+    let (item_tx, item_rx) = mpsc::channel(64);
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (done_tx, mut done_rx) = oneshot::channel();
+    let Parts {
+        feed,
+        sink,
+        window,
+        mode,
+        label,
+        halt,
+        stop,
+        started,
+    } = parts;
+    let mut signals = Signals::new()?;
+    std::thread::Builder::new()
+        .name("input".into())
+        .spawn(move || feed.run(item_tx))
+        .context("starting the input thread")?;
+    std::thread::Builder::new()
+        .name("stdout".into())
+        .spawn(move || {
+            let _ = done_tx.send(sink.run(out_rx));
+        })
+        .context("starting the output thread")?;
+    let window = Arc::new(Semaphore::new(window));
+    let dispatcher = tokio::spawn(dispatch(Arc::clone(&ctx), item_rx, window, out_tx.clone()));
+    let _progress = AbortOnDrop(tokio::spawn(progress::report(
+        label.clone(),
+        Arc::clone(&ctx.counters),
+        mode,
+        started,
+    )));
+    tokio::select! {
+        done = &mut done_rx => {
+            done.context("the output thread died")??;
+            return match dispatcher.await.context("the dispatcher died")? {
+                Some(err) => Err(err),
+                None => Ok(false),
+            };
+        }
+        message = ctx.fatal.wait() => return abort(message, &halt, &out_tx, &mut done_rx).await,
+        () = signals.recv() => {}
+    }
+    let _ = stop.send(true);
+    progress::clear(mode);
+    progress::warn(
+        &label,
+        &format!(
+            "interrupted: finishing {} requests in flight (again to quit at once)",
+            ctx.counters.in_flight.load(Relaxed)
+        ),
+    );
+    tokio::select! {
+        done = &mut done_rx => { done.context("the output thread died")??; }
+        () = tokio::time::sleep(GRACE) => {
+            let _ = out_tx.send(Msg::Stop);
+            if let Ok(done) = tokio::time::timeout(FLUSH_WAIT, &mut done_rx).await {
+                done.context("the output thread died")??;
+            }
+        }
+        message = ctx.fatal.wait() => return abort(message, &halt, &out_tx, &mut done_rx).await,
+        () = signals.recv() => {}
+    }
+    Ok(true)
+}
+
+/// Stops writing, lets the stdout thread flush what it wrote, and fails the run.
+async fn abort(
+    message: String,
+    halt: &AtomicBool,
+    out: &mpsc::UnboundedSender<Msg>,
+    done: &mut oneshot::Receiver<anyhow::Result<()>>,
+) -> anyhow::Result<bool> {
+    halt.store(true, Relaxed);
+    let _ = out.send(Msg::Stop);
+    let _ = tokio::time::timeout(FLUSH_WAIT, done).await;
+    Err(anyhow::anyhow!(message))
+}
+
+/// Takes items in input order while the window has room and starts a task per record.
+/// Returns the input error that ended it early, if any.
+async fn dispatch(
+    ctx: Arc<Ctx>,
+    mut items: mpsc::Receiver<(u64, Item)>,
+    window: Arc<Semaphore>,
+    out: mpsc::UnboundedSender<Msg>,
+) -> Option<anyhow::Error> {
+    let mut count = 0;
+    let mut error = None;
+    loop {
+        let permit = tokio::select! {
+            biased;
+            () = stopped(&ctx.stop) => break,
+            permit = Arc::clone(&window).acquire_owned() => permit.expect("the window is never closed"),
+        };
+        let next = tokio::select! {
+            biased;
+            () = stopped(&ctx.stop) => break,
+            next = items.recv() => next,
+        };
+        let Some((seq, item)) = next else { break };
+        let outcome = match item {
+            Item::Job(job) => {
+                let ctx = Arc::clone(&ctx);
+                let out = out.clone();
+                tokio::spawn(async move {
+                    let outcome = call::process(&ctx, job).await;
+                    let _ = out.send(Msg::Done(seq, outcome, Some(permit)));
+                });
+                count += 1;
+                continue;
+            }
+            Item::Malformed(err) => sink::Outcome::Malformed(err),
+            Item::Invalid(located, reason) => sink::Outcome::Reject {
+                records: Vec::new(),
+                located,
+                reason,
+                failed: false,
+            },
+            Item::Failed(err) => {
+                error = Some(err);
+                break;
+            }
+        };
+        count += 1;
+        let _ = out.send(Msg::Done(seq, outcome, Some(permit)));
+    }
+    let _ = out.send(Msg::End(count));
+    error
+}
+
+/// Ctrl-C and SIGTERM.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("listening for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
