@@ -6,19 +6,20 @@ use crate::faults::mix;
 use crate::kind::Kind;
 use bytes::Bytes;
 use ktpipe_common::hash::{canonical_json, hash_u64};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Most choices one request may ask for.
 const MAX_N: u64 = 1024;
 
-/// Sampling fields that, with the messages, decide the reply text.
+/// Sampling fields that, with the messages, decide the reply text; sorted, as canonical
+/// JSON orders keys.
 const CONTENT_FIELDS: [&str; 6] = [
-    "messages",
-    "temperature",
     "max_tokens",
-    "top_p",
+    "messages",
     "seed",
     "stop",
+    "temperature",
+    "top_p",
 ];
 
 /// What the mock needs from one chat-completions request.
@@ -96,12 +97,19 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
     let mut buf = Vec::with_capacity(body.len());
     canonical_json(&value, &mut buf);
     let body_key = hash_u64(&buf);
-    let content: Map<String, Value> = CONTENT_FIELDS
-        .iter()
-        .filter_map(|k| obj.get(*k).map(|v| ((*k).to_string(), v.clone())))
-        .collect();
+    // The canonical JSON of the object of these fields, written without cloning them.
     buf.clear();
-    canonical_json(&Value::Object(content), &mut buf);
+    buf.push(b'{');
+    for key in CONTENT_FIELDS {
+        if let Some(value) = obj.get(key) {
+            if buf.len() > 1 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(format!("\"{key}\":").as_bytes());
+            canonical_json(value, &mut buf);
+        }
+    }
+    buf.push(b'}');
     Ok(ChatRequest {
         model: obj.get("model").and_then(Value::as_str).map(str::to_string),
         n,
@@ -272,6 +280,17 @@ mod tests {
         assert!(other.stream);
         assert_eq!(base.last_user, "What is in the text?");
         assert_eq!(base.kind, Kind::Answer);
+    }
+
+    #[test]
+    fn content_key_is_the_hash_of_the_canonical_sampling_object() {
+        let r = req(json!({"top_p": 0.9, "n": 2, "messages": messages(), "max_tokens": 7}));
+        let mut buf = Vec::new();
+        canonical_json(
+            &json!({"messages": messages(), "max_tokens": 7, "top_p": 0.9}),
+            &mut buf,
+        );
+        assert_eq!(r.content_key, hash_u64(&buf));
     }
 
     #[test]

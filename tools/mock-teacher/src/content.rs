@@ -66,7 +66,10 @@ fn usable_words(text: &str) -> Vec<&str> {
         .filter(|w| {
             !w.is_empty()
                 && !w.contains(['[', ']', '#', '*', '`', '|', '<', '>', '{', '}', '_'])
-                && !w.to_ascii_lowercase().starts_with("summar")
+                && !w
+                    .as_bytes()
+                    .get(..6)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(b"summar"))
         })
         .collect()
 }

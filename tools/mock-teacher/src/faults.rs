@@ -138,12 +138,16 @@ impl Ledger {
         Decision::Serve { serial }
     }
 
-    /// The next text index for prompts hashed `content_key` when `n` is ignored: 0, 1, 2…
-    pub fn draw(&self, content_key: u64) -> u64 {
+    /// The next text index for prompts hashed `content_key` when `n` is ignored: 0, 1, 2…;
+    /// only a `taken` draw moves the sequence on.
+    pub fn draw(&self, content_key: u64, taken: bool) -> u64 {
         let mut draws = self.draws.lock().unwrap_or_else(|e| e.into_inner());
         let next = draws.entry(content_key).or_default();
-        *next += 1;
-        *next - 1
+        let index = *next;
+        if taken {
+            *next += 1;
+        }
+        index
     }
 
     /// Forgets every body, as if the server had just started.
@@ -213,5 +217,15 @@ mod tests {
             ledger.arrive(1, 0, &always, 3),
             Decision::Fault(Fault::Internal)
         );
+    }
+
+    #[test]
+    fn only_taken_draws_advance() {
+        let ledger = Ledger::default();
+        assert_eq!(ledger.draw(9, false), 0);
+        assert_eq!(ledger.draw(9, true), 0);
+        assert_eq!(ledger.draw(9, true), 1);
+        assert_eq!(ledger.draw(8, true), 0);
+        assert_eq!(ledger.draw(9, false), 2);
     }
 }

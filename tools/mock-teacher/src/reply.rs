@@ -63,10 +63,12 @@ struct Replier {
 }
 
 impl Replier {
-    fn choices(&self) -> Vec<Choice> {
+    /// The choices of a reply; `served` says whether this is a normal reply, which alone
+    /// moves an `ignore_n` server on to its next text (faults leave the sequence alone).
+    fn choices(&self, served: bool) -> Vec<Choice> {
         if self.state.config.ignore_n {
             // Like a sampling server asked again: each repeat gets the next text.
-            let draw = self.state.ledger.draw(self.req.content_key);
+            let draw = self.state.ledger.draw(self.req.content_key, served);
             vec![chat::choice(&self.req, draw)]
         } else {
             (0..self.req.n)
@@ -95,7 +97,7 @@ impl Replier {
     }
 
     async fn normal(self, serial: u64, guard: InFlight) -> Reply {
-        let choices = self.choices();
+        let choices = self.choices(true);
         let latency = self.latency(&choices);
         let stats = Arc::clone(&self.state.stats);
         let kind = self.req.kind;
@@ -139,7 +141,7 @@ impl Replier {
                 stats.fault(fault);
                 let hang = Duration::from_secs(cfg.hang_secs);
                 if self.req.stream {
-                    let events = self.events(&self.choices());
+                    let events = self.events(&self.choices(false));
                     return Ok(stream(events, Duration::ZERO, Some(hang), || {}, guard));
                 }
                 sleep(hang).await;
@@ -147,7 +149,7 @@ impl Replier {
                 Err(Aborted)
             }
             Fault::Malformed => {
-                let choices = self.choices();
+                let choices = self.choices(false);
                 sleep(self.latency(&choices)).await;
                 stats.fault(fault);
                 let body = if self.req.stream {
@@ -170,7 +172,7 @@ impl Replier {
                 ))
             }
             Fault::Empty | Fault::Length => {
-                let mut choices = self.choices();
+                let mut choices = self.choices(false);
                 let latency = self.latency(&choices);
                 for choice in &mut choices {
                     if fault == Fault::Empty {

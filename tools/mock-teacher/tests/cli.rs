@@ -153,6 +153,22 @@ async fn ignore_n_answers_one_choice_and_varies_on_repeats() {
     assert_eq!(first["choices"][0]["index"], 0);
     let second = completion(&server, &with(body.clone(), "n", json!(3))).await;
     assert_ne!(contents(&first), contents(&second));
+
+    // A fault does not use up a text: the retry gets the one the fault was cut from.
+    let flaky = MockServer::start(Config {
+        ignore_n: true,
+        faults: Faults {
+            rate_length: 1.0,
+            ..Faults::default()
+        },
+        max_faults_per_request: 1,
+        ..Config::default()
+    })
+    .unwrap();
+    let cut = completion(&flaky, &body).await;
+    let retried = completion(&flaky, &body).await;
+    assert_eq!(contents(&retried), contents(&first));
+    assert!(contents(&first)[0].starts_with(&contents(&cut)[0]));
 }
 
 #[tokio::test]
