@@ -148,54 +148,47 @@ impl Replier {
                 drop(guard);
                 Err(Aborted)
             }
-            Fault::Malformed => {
-                let choices = self.choices(false);
-                sleep(self.latency(&choices)).await;
-                stats.fault(fault);
-                let body = if self.req.stream {
-                    let mut event = b"data: ".to_vec();
-                    event.extend_from_slice(MALFORMED);
-                    event.extend_from_slice(b"\n\ndata: [DONE]\n\n");
-                    event
-                } else {
-                    MALFORMED.to_vec()
-                };
-                let content_type = if self.req.stream {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                };
-                Ok(bytes_response(
-                    StatusCode::OK,
-                    content_type,
-                    ReplyBody::full(body).guarded(guard),
-                ))
-            }
-            Fault::Empty | Fault::Length => {
-                let mut choices = self.choices(false);
-                let latency = self.latency(&choices);
-                for choice in &mut choices {
-                    if fault == Fault::Empty {
-                        choice.content.clear();
-                    } else {
-                        chat::halve(choice);
-                    }
-                }
-                if self.req.stream {
-                    let events = self.events(&choices);
-                    return Ok(stream(
-                        events,
-                        latency,
-                        None,
-                        move || stats.fault(fault),
-                        guard,
-                    ));
-                }
-                sleep(latency).await;
-                stats.fault(fault);
-                Ok(self.whole(&choices, guard))
+            Fault::Malformed => self.malformed(guard).await,
+            Fault::Empty | Fault::Length => self.degraded(fault, guard).await,
+        }
+    }
+
+    /// A 200 whose body (or stream event) is not JSON.
+    async fn malformed(self, guard: InFlight) -> Reply {
+        sleep(self.latency(&self.choices(false))).await;
+        self.state.stats.fault(Fault::Malformed);
+        let (body, content_type) = if self.req.stream {
+            let mut event = b"data: ".to_vec();
+            event.extend_from_slice(MALFORMED);
+            event.extend_from_slice(b"\n\ndata: [DONE]\n\n");
+            (event, "text/event-stream")
+        } else {
+            (MALFORMED.to_vec(), "application/json")
+        };
+        let body = ReplyBody::full(body).guarded(guard);
+        Ok(bytes_response(StatusCode::OK, content_type, body))
+    }
+
+    /// A well-formed 200 whose content is empty or cut in half.
+    async fn degraded(self, fault: Fault, guard: InFlight) -> Reply {
+        let mut choices = self.choices(false);
+        let latency = self.latency(&choices);
+        for choice in &mut choices {
+            if fault == Fault::Empty {
+                choice.content.clear();
+            } else {
+                chat::halve(choice);
             }
         }
+        let stats = Arc::clone(&self.state.stats);
+        if self.req.stream {
+            let events = self.events(&choices);
+            let done = move || stats.fault(fault);
+            return Ok(stream(events, latency, None, done, guard));
+        }
+        sleep(latency).await;
+        stats.fault(fault);
+        Ok(self.whole(&choices, guard))
     }
 
     fn id(&self) -> String {

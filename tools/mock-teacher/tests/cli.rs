@@ -665,3 +665,32 @@ fn help_has_summary_and_examples() {
     assert!(help.contains("Examples:") && help.contains("mock-teacher --seed 7"));
     assert!(help.contains("--fault-429") && help.contains("--require-key"));
 }
+
+#[tokio::test]
+async fn content_faults_also_apply_to_streams() {
+    let body = with(request("Answer the question."), "stream", json!(true));
+    let server = faulty(Faults {
+        rate_length: 1.0,
+        ..Faults::default()
+    });
+    let text =
+        String::from_utf8(post(&server, &body).await.bytes().await.unwrap().to_vec()).unwrap();
+    assert!(
+        text.contains(r#""finish_reason":"length""#) && text.ends_with("data: [DONE]\n\n"),
+        "{text}"
+    );
+    assert_eq!(server.stats()["faults"]["length"], 1);
+    let server = faulty(Faults {
+        rate_malformed: 1.0,
+        ..Faults::default()
+    });
+    let text =
+        String::from_utf8(post(&server, &body).await.bytes().await.unwrap().to_vec()).unwrap();
+    let first = text
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .strip_prefix("data: ")
+        .unwrap();
+    assert!(serde_json::from_str::<Value>(first).is_err(), "{text}");
+}
