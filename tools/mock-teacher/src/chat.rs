@@ -54,6 +54,8 @@ pub struct Choice {
     pub finish_reason: &'static str,
     /// Items counted in `/stats`.
     pub items: u64,
+    /// True when this choice ignores the requested format (`--off-format`).
+    pub off_format: bool,
     /// Faithful verdict.
     pub yes: bool,
 }
@@ -148,6 +150,7 @@ pub fn choice(req: &ChatRequest, index: u64) -> Choice {
         finish_reason: "stop",
         items,
         yes,
+        off_format: false,
     };
     if let Some(max) = req.max_tokens
         && tokens(&choice.content) > max
@@ -157,6 +160,23 @@ pub fn choice(req: &ChatRequest, index: u64) -> Choice {
         choice.finish_reason = "length";
     }
     choice
+}
+
+/// The choice with text index `index` in plain prose that follows none of the formats the
+/// prompt asked for: what a weak teacher often sends.
+pub fn off_format_choice(req: &ChatRequest, index: u64) -> Choice {
+    let text = content::build(
+        Kind::Answer,
+        &req.last_user,
+        mix(req.content_key ^ mix(index)),
+    );
+    Choice {
+        content: text.content,
+        finish_reason: "stop",
+        items: 0,
+        yes: false,
+        off_format: true,
+    }
 }
 
 /// Cuts a choice to half its characters with `finish_reason: "length"`.

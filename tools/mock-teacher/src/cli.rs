@@ -81,6 +81,9 @@ pub struct Cli {
     /// Refuse requests without "Authorization: Bearer KEY" (401).
     #[arg(long, value_name = "KEY")]
     pub require_key: Option<String>,
+    /// Answer this share of choices in plain prose that ignores the asked-for format.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub off_format: f64,
 }
 
 impl Cli {
@@ -113,6 +116,12 @@ impl Cli {
                 )));
             }
         }
+        if !(0.0..=1.0).contains(&self.off_format) {
+            return Err(UsageError::new(format!(
+                "--off-format must be between 0 and 1, not '{}'",
+                self.off_format
+            )));
+        }
         let total: f64 = rates.iter().map(|(_, r)| r).sum();
         if total > 1.0 + 1e-9 {
             return Err(UsageError::new(format!(
@@ -143,6 +152,7 @@ impl Cli {
             max_faults_per_request: self.max_faults_per_request,
             ignore_n: self.ignore_n,
             require_key: self.require_key.clone(),
+            off_format: self.off_format,
         })
     }
 }

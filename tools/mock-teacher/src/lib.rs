@@ -48,6 +48,9 @@ pub struct Config {
     pub ignore_n: bool,
     /// When set, requests without `Authorization: Bearer <key>` get 401.
     pub require_key: Option<String>,
+    /// Share of choices answered in plain prose that ignores the requested format, like a
+    /// weak teacher. Decided per prompt and choice, so a retry or a rerun gets the same.
+    pub off_format: f64,
 }
 
 /// Probability of each fault per request, each in `[0, 1]`; they are tried in field order.
@@ -85,6 +88,7 @@ impl Default for Config {
             max_faults_per_request: 3,
             ignore_n: false,
             require_key: None,
+            off_format: 0.0,
         }
     }
 }

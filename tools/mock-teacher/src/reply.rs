@@ -17,6 +17,8 @@ use tokio::sync::mpsc;
 
 /// Salt that keeps the jitter draw apart from the fault draws.
 const JITTER_SALT: u64 = 0x6a69_7474_6572;
+/// Salt of the off-format draw, apart from jitter and faults.
+const OFF_FORMAT_SALT: u64 = 0x006f_6666_5f66_6d74;
 
 /// A body that starts like a completion and stops mid-string: not JSON.
 const MALFORMED: &[u8] = br#"{"id":"chatcmpl-broken","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"The answer is"#;
@@ -69,11 +71,20 @@ impl Replier {
         if self.state.config.ignore_n {
             // Like a sampling server asked again: each repeat gets the next text.
             let draw = self.state.ledger.draw(self.req.content_key, served);
-            vec![chat::choice(&self.req, draw)]
+            vec![self.choice(draw)]
         } else {
-            (0..self.req.n)
-                .map(|i| chat::choice(&self.req, i))
-                .collect()
+            (0..self.req.n).map(|i| self.choice(i)).collect()
+        }
+    }
+
+    /// Text `index`, or its off-format stand-in for the share `off_format` asks for.
+    fn choice(&self, index: u64) -> Choice {
+        let cfg = &self.state.config;
+        let draw = unit(cfg.seed, self.req.content_key ^ index, OFF_FORMAT_SALT);
+        if cfg.off_format > 0.0 && draw < cfg.off_format {
+            chat::off_format_choice(&self.req, index)
+        } else {
+            chat::choice(&self.req, index)
         }
     }
 
@@ -105,8 +116,9 @@ impl Replier {
         let count = move |choices: &[Choice]| {
             let completion: u64 = choices.iter().map(|c| chat::tokens(&c.content)).sum();
             stats.ok(serial > 0, prompt_tokens, completion);
+            stats.latency(kind, latency);
             for c in choices {
-                stats.choice(kind, c.items, c.yes);
+                stats.choice(kind, c.items, c.yes, c.off_format);
             }
         };
         if self.req.stream {

@@ -22,6 +22,9 @@ pub struct Stats {
     replies: [AtomicU64; 7],
     items: [AtomicU64; 7],
     yes: AtomicU64,
+    off_format: AtomicU64,
+    kind_requests: [AtomicU64; 7],
+    kind_latency_us: [AtomicU64; 7],
 }
 
 /// Holds one request in the in-flight count until dropped.
@@ -63,9 +66,20 @@ impl Stats {
         self.completion_tokens.fetch_add(completion_tokens, Relaxed);
     }
 
-    /// Counts one choice of a normal reply.
-    pub fn choice(&self, kind: Kind, items: u64, yes: bool) {
+    /// Counts a normal reply of `kind` and the latency it was given, for benchmarks that
+    /// compare a run against its ideal bound.
+    pub fn latency(&self, kind: Kind, latency: std::time::Duration) {
+        self.kind_requests[kind.slot()].fetch_add(1, Relaxed);
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.kind_latency_us[kind.slot()].fetch_add(micros, Relaxed);
+    }
+
+    /// Counts one choice of a normal reply; `off_format` when it ignored the format.
+    pub fn choice(&self, kind: Kind, items: u64, yes: bool, off_format: bool) {
         self.choices.fetch_add(1, Relaxed);
+        if off_format {
+            self.off_format.fetch_add(1, Relaxed);
+        }
         self.replies[kind.slot()].fetch_add(1, Relaxed);
         self.items[kind.slot()].fetch_add(items, Relaxed);
         if yes {
@@ -84,12 +98,15 @@ impl Stats {
             &self.completion_tokens,
             &self.unauthorized,
             &self.yes,
+            &self.off_format,
         ];
         for counter in all
             .into_iter()
             .chain(&self.faults)
             .chain(&self.replies)
             .chain(&self.items)
+            .chain(&self.kind_requests)
+            .chain(&self.kind_latency_us)
         {
             counter.store(0, Relaxed);
         }
@@ -104,6 +121,7 @@ impl Stats {
             faults.insert(fault.name().into(), counter.load(Relaxed).into());
         }
         faults.insert("401".into(), self.unauthorized.load(Relaxed).into());
+        faults.insert("off_format".into(), self.off_format.load(Relaxed).into());
         let mut kinds = Map::new();
         for kind in Kind::ALL {
             let mut entry = Map::new();
@@ -111,6 +129,12 @@ impl Stats {
                 "replies".into(),
                 self.replies[kind.slot()].load(Relaxed).into(),
             );
+            entry.insert(
+                "requests".into(),
+                self.kind_requests[kind.slot()].load(Relaxed).into(),
+            );
+            let latency_ms = self.kind_latency_us[kind.slot()].load(Relaxed) as f64 / 1000.0;
+            entry.insert("latency_ms".into(), latency_ms.into());
             match kind {
                 Kind::KeyFacts | Kind::Questions | Kind::QaPairs => {
                     entry.insert("items".into(), self.items[kind.slot()].load(Relaxed).into());
@@ -150,8 +174,8 @@ mod tests {
         stats.fault(Fault::Hang);
         stats.unauthorized();
         stats.ok(true, 10, 20);
-        stats.choice(Kind::QaPairs, 5, false);
-        stats.choice(Kind::Faithfulness, 0, true);
+        stats.choice(Kind::QaPairs, 5, false, false);
+        stats.choice(Kind::Faithfulness, 0, true, true);
         let v = stats.to_json();
         assert_eq!(v["requests"], 2);
         assert_eq!(v["in_flight"], 1);

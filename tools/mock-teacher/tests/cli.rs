@@ -222,12 +222,15 @@ async fn stats_count_kinds_items_and_reset() {
         json!({
             "requests": 0, "ok": 0, "in_flight": 0, "peak_in_flight": 0, "choices": 0, "repeated_ok": 0,
             "prompt_tokens": 0, "completion_tokens": 0,
-            "faults": {"429": 0, "500": 0, "503": 0, "drop": 0, "hang": 0, "malformed": 0, "empty": 0, "length": 0, "401": 0},
+            "faults": {"429": 0, "500": 0, "503": 0, "drop": 0, "hang": 0, "malformed": 0, "empty": 0, "length": 0, "401": 0, "off_format": 0},
             "kinds": {
-                "extractive_summary": {"replies": 0}, "detailed_summary": {"replies": 0},
-                "key_facts": {"replies": 0, "items": 0}, "questions": {"replies": 0, "items": 0},
-                "qa_pairs": {"replies": 0, "items": 0}, "answer": {"replies": 0},
-                "faithfulness": {"replies": 0, "yes": 0}
+                "extractive_summary": {"replies": 0, "requests": 0, "latency_ms": 0.0},
+                "detailed_summary": {"replies": 0, "requests": 0, "latency_ms": 0.0},
+                "key_facts": {"replies": 0, "requests": 0, "latency_ms": 0.0, "items": 0},
+                "questions": {"replies": 0, "requests": 0, "latency_ms": 0.0, "items": 0},
+                "qa_pairs": {"replies": 0, "requests": 0, "latency_ms": 0.0, "items": 0},
+                "answer": {"replies": 0, "requests": 0, "latency_ms": 0.0},
+                "faithfulness": {"replies": 0, "requests": 0, "latency_ms": 0.0, "yes": 0}
             }
         })
     );
@@ -693,4 +696,34 @@ async fn content_faults_also_apply_to_streams() {
         .strip_prefix("data: ")
         .unwrap();
     assert!(serde_json::from_str::<Value>(first).is_err(), "{text}");
+}
+
+#[tokio::test]
+async fn off_format_replies_ignore_the_format_the_same_way_every_time() {
+    let config = || Config {
+        off_format: 0.5,
+        seed: 3,
+        ..Config::default()
+    };
+    let server = MockServer::start(config()).unwrap();
+    let body = with(
+        request("Write questions in [QUESTION] tags."),
+        "n",
+        json!(40),
+    );
+    let first = contents(&completion(&server, &body).await);
+    let off = first.iter().filter(|c| !c.contains("[QUESTION]")).count();
+    assert!(
+        (5..35).contains(&off),
+        "about half off-format, got {off} of 40"
+    );
+    let stats: Value = get(format!("{}/stats", root(&server))).await;
+    assert_eq!(stats["faults"]["off_format"], off);
+    // Items count only the replies that kept the format.
+    let items = stats["kinds"]["questions"]["items"].as_u64().unwrap();
+    let tagged: usize = first.iter().map(|c| c.matches("[QUESTION]").count()).sum();
+    assert_eq!(items, tagged as u64);
+    assert_eq!(stats["kinds"]["questions"]["requests"], 1);
+    let again = MockServer::start(config()).unwrap();
+    assert_eq!(contents(&completion(&again, &body).await), first);
 }
