@@ -21,10 +21,15 @@ ktp_begin() {
 stage() {
   local name=$1 tool=$2
   shift 2
-  local extra=()
+  # The report at the end gives every stage's summary; only llm-call keeps talking on
+  # stderr while it runs, for its progress.
+  local extra=(-q)
   if [ "$tool" = llm-call ]; then
     extra=("${KTP_LLM_FLAGS[@]}")
   fi
+  # Bash forks the stages of a pipeline left to right, so their PIDs give the pipeline
+  # order, which the rejects file and the report follow.
+  echo "$BASHPID $name" >>"$KTP_STAGES/order"
   local rc=0
   "$tool" "$@" "${extra[@]}" --stage "$KTP_DATASET/$name" \
     --stats "$KTP_STAGES/$name.stats.json" --rejects "$KTP_STAGES/$name.rejects.jsonl" || rc=$?
@@ -47,17 +52,14 @@ ktp_finish() {
     echo "$KTP_DATASET: failed at stage ${failed:-unknown (exit $rc)}; gen.jsonl not written" >&2
     return 1
   fi
-  # Stage summaries are written as each stage ends, upstream first: their age is the
-  # pipeline order, which the rejects and the report follow.
   local stats=() name
-  mapfile -t stats < <(ls -tr "$KTP_STAGES"/*.stats.json)
   : >"$dataset_dir/.rejects.jsonl.partial"
-  for s in "${stats[@]}"; do
-    name=${s%.stats.json}
-    if [ -f "$name.rejects.jsonl" ]; then
-      cat "$name.rejects.jsonl" >>"$dataset_dir/.rejects.jsonl.partial"
+  while read -r _ name; do
+    stats+=("$KTP_STAGES/$name.stats.json")
+    if [ -f "$KTP_STAGES/$name.rejects.jsonl" ]; then
+      cat "$KTP_STAGES/$name.rejects.jsonl" >>"$dataset_dir/.rejects.jsonl.partial"
     fi
-  done
+  done < <(sort -n "$KTP_STAGES/order")
   mv "$dataset_dir/.rejects.jsonl.partial" "$dataset_dir/rejects.jsonl"
   mv "$dataset_dir/.gen.jsonl.partial" "$dataset_dir/gen.jsonl"
   "$KTP_ROOT/scripts/stage-report" "${stats[@]}" >&2

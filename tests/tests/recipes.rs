@@ -1,0 +1,9 @@
+//! End-to-end tests: the Justfile recipes and hand-built pipelines, driven through `just`
+//! and the built binaries against the mock teacher on loopback, as a user runs them.
+
+mod recipes {
+    pub mod harness;
+    mod datasets;
+    mod pipelines;
+}
+
