@@ -46,6 +46,11 @@ impl Fatal {
         self.notify.notify_waiters();
     }
 
+    /// True once the alarm is raised.
+    pub fn raised(&self) -> bool {
+        self.message.get().is_some()
+    }
+
     /// Waits until the alarm is raised and returns its message.
     pub async fn wait(&self) -> String {
         loop {
@@ -208,6 +213,9 @@ impl Ctx {
             () = stopped(&self.stop) => return None,
             slot = self.budget.acquire() => slot,
         };
+        if self.fatal.raised() {
+            return None;
+        }
         bump(&self.counters.in_flight);
         bump(&self.counters.requests);
         let at = SystemTime::now();

@@ -12,6 +12,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use crate::budget::Budget;
+use crate::cache::Cache;
 use crate::call::{self, Ctx, stopped};
 use crate::cli::Cli;
 use crate::client::Client;
@@ -32,69 +33,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let label = cli.common.label("llm-call");
     let mut summary = Summary::new(&label);
     let started = Instant::now();
-    let settings = config::resolve(&cli)?;
-    ktpipe_common::input::check_exist(&cli.common.inputs)?;
-    let rejects = Rejects::open(&label, cli.common.rejects.as_deref())?;
-    let (cache, lookup) = match &settings.cache {
-        Some(path) => {
-            let stage = cli.common.stage.clone();
-            let (cache, lookup) =
-                crate::cache::open(path, stage, settings.spec.model.clone(), label.clone())?;
-            (Some(cache), Some(lookup))
-        }
-        None => (None, None),
-    };
-    let budget = Budget::new(cli.concurrency, cli.shared_budget.as_deref())?;
-    let client = Client::new(&settings.endpoint, cli.concurrency as usize)?;
-    let counters = Arc::new(Counters::default());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let fields = Fields::new(
-        &cli.messages,
-        cli.keep_messages,
-        &cli.to,
-        &cli.reasoning_field(),
-    );
-    let ctx = Arc::new(Ctx {
-        client,
-        spec: settings.spec.clone(),
-        fields,
-        n: cli.n,
-        allow_truncated: cli.allow_truncated,
-        max_attempts: cli.max_attempts,
-        backoff: Backoff {
-            base: Duration::from_millis(cli.retry_base_ms),
-            max: Duration::from_millis(cli.retry_max_ms),
-        },
-        budget,
-        cache: cache.as_ref().map(|c| c.sender()),
-        counters: Arc::clone(&counters),
-        stop: stop_rx,
-        fatal: call::Fatal::default(),
-    });
-    let halt = Arc::new(AtomicBool::new(false));
-    let parts = Parts {
-        feed: Feed {
-            reader: Reader::new(&cli.common.inputs),
-            lookup,
-            spec: Arc::new(settings.spec),
-            messages: cli.messages.clone(),
-            counters: Arc::clone(&counters),
-            label: label.clone(),
-        },
-        sink: Sink {
-            ordered: !cli.unordered,
-            rejects,
-            label: label.clone(),
-            counters: Arc::clone(&counters),
-            halt: Arc::clone(&halt),
-        },
-        window: cli.window_size(),
-        mode: Mode::pick(cli.common.quiet, cli.progress_secs),
-        label,
-        halt,
-        stop: stop_tx,
-        started,
-    };
+    let (ctx, parts, cache) = prepare(&cli, label, started)?;
+    let counters = Arc::clone(&ctx.counters);
     let mode = parts.mode;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -120,6 +60,76 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// Resolves settings and opens every resource, all before any input is read, so each
+/// problem is a usage error.
+fn prepare(
+    cli: &Cli,
+    label: String,
+    started: Instant,
+) -> anyhow::Result<(Arc<Ctx>, Parts, Option<Cache>)> {
+    let settings = config::resolve(cli)?;
+    ktpipe_common::input::check_exist(&cli.common.inputs)?;
+    let rejects = Rejects::open(&label, cli.common.rejects.as_deref())?;
+    let (cache, lookup) = match &settings.cache {
+        Some(path) => {
+            let stage = cli.common.stage.clone();
+            let (cache, lookup) =
+                crate::cache::open(path, stage, settings.spec.model.clone(), label.clone())?;
+            (Some(cache), Some(lookup))
+        }
+        None => (None, None),
+    };
+    let counters = Arc::new(Counters::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ctx = Arc::new(Ctx {
+        client: Client::new(&settings.endpoint, cli.concurrency as usize)?,
+        spec: settings.spec.clone(),
+        fields: Fields::new(
+            &cli.messages,
+            cli.keep_messages,
+            &cli.to,
+            &cli.reasoning_field(),
+        ),
+        n: cli.n,
+        allow_truncated: cli.allow_truncated,
+        max_attempts: cli.max_attempts,
+        backoff: Backoff {
+            base: Duration::from_millis(cli.retry_base_ms),
+            max: Duration::from_millis(cli.retry_max_ms),
+        },
+        budget: Budget::new(cli.concurrency, cli.shared_budget.as_deref())?,
+        cache: cache.as_ref().map(Cache::sender),
+        counters: Arc::clone(&counters),
+        stop: stop_rx,
+        fatal: call::Fatal::default(),
+    });
+    let halt = Arc::new(AtomicBool::new(false));
+    let parts = Parts {
+        feed: Feed {
+            reader: Reader::new(&cli.common.inputs),
+            lookup,
+            spec: Arc::new(settings.spec),
+            messages: cli.messages.clone(),
+            counters: Arc::clone(&counters),
+            label: label.clone(),
+        },
+        sink: Sink {
+            ordered: !cli.unordered,
+            rejects,
+            label: label.clone(),
+            counters,
+            halt: Arc::clone(&halt),
+        },
+        window: cli.window_size(),
+        mode: Mode::pick(cli.common.quiet, cli.progress_secs),
+        label,
+        halt,
+        stop: stop_tx,
+        started,
+    };
+    Ok((ctx, parts, cache))
 }
 
 struct Parts {
@@ -175,7 +185,7 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
                 None => Ok(false),
             };
         }
-        message = ctx.fatal.wait() => return abort(message, &halt, &out_tx, &mut done_rx).await,
+        message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         () = signals.recv() => {}
     }
     let _ = stop.send(true);
@@ -195,7 +205,7 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
                 done.context("the output thread died")??;
             }
         }
-        message = ctx.fatal.wait() => return abort(message, &halt, &out_tx, &mut done_rx).await,
+        message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         () = signals.recv() => {}
     }
     Ok(true)
@@ -204,11 +214,13 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
 /// Stops writing, lets the stdout thread flush what it wrote, and fails the run.
 async fn abort(
     message: String,
+    stop: &watch::Sender<bool>,
     halt: &AtomicBool,
     out: &mpsc::UnboundedSender<Msg>,
     done: &mut oneshot::Receiver<anyhow::Result<()>>,
 ) -> anyhow::Result<bool> {
     halt.store(true, Relaxed);
+    let _ = stop.send(true);
     let _ = out.send(Msg::Stop);
     let _ = tokio::time::timeout(FLUSH_WAIT, done).await;
     Err(anyhow::anyhow!(message))
