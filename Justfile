@@ -108,12 +108,12 @@ _summary-qa dataset prompt:
       | stage summary-prompts prompt-render --template prompts/{{prompt}} \
       | stage summaries llm-call -n {{n_summaries}} --temperature 0.7 --max-tokens "$(cap {{summary_tokens}})" --to document \
       | stage question-prompts prompt-render --template prompts/questions.yaml \
-      | stage questions llm-call --temperature 0.7 --max-tokens "$(cap {{summary_question_tokens}})" --to question_list \
+      | stage questions llm-call --temperature 0.7 --max-tokens "$(cap {{summary_question_tokens}})" --to question_list --no-index \
       | stage question-split qa-parse --from question_list --start '[QUESTION]' --end '[END]' --to question \
       | stage answer-prompts prompt-render --template prompts/answer.yaml \
-      | stage answers llm-call --temperature 0.7 --max-tokens "$(cap 4096)" --to response {{answer_reasoning}} \
+      | stage answers llm-call --temperature 0.7 --max-tokens "$(cap 4096)" --to response {{answer_reasoning}} --no-index \
       | stage judge-prompts prompt-render --template prompts/faithfulness.yaml \
-      | stage judgments llm-call --temperature 0.7 --max-tokens "$(cap 2048)" --to judgment \
+      | stage judgments llm-call --temperature 0.7 --max-tokens "$(cap 2048)" --to judgment --no-index \
       | stage judgment-split qa-parse --from judgment --no-index \
           --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
           --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
@@ -130,13 +130,13 @@ _key-facts:
     set +e
     stage seeds seed-cat {{seed_flags}} {{quote(seed)}} \
       | stage fact-prompts prompt-render --template prompts/key_facts.yaml \
-      | stage facts llm-call --temperature 0.7 --max-tokens "$(cap {{summary_tokens}})" --to key_facts_reply \
+      | stage facts llm-call --temperature 0.7 --max-tokens "$(cap {{summary_tokens}})" --to key_facts_reply --no-index \
       | stage facts-section qa-parse --from key_facts_reply --no-index \
           --start '### Key Facts With Context' --end '' --to document \
       | stage fact-split qa-parse --from document --keep-source \
           --regex '(?:^|\n)\s*\d+\.\s+(.*?)(?=\n\s*\d+\.\s+|\Z)' --to key_fact \
       | stage qa-prompts prompt-render --template prompts/qa_pairs.yaml \
-      | stage qa-pairs llm-call --temperature 0.7 --max-tokens "$(cap {{summary_tokens}})" --to qa_reply \
+      | stage qa-pairs llm-call --temperature 0.7 --max-tokens "$(cap {{summary_tokens}})" --to qa_reply --no-index \
       | stage qa-split qa-parse --from qa_reply \
           --start '[QUESTION]' --end '[END]' --to question \
           --start '[ANSWER]' --end '[END]' --to response \
@@ -151,12 +151,12 @@ _document-qa:
     set +e
     stage seeds seed-cat --raw-field base_document {{seed_flags}} {{quote(seed)}} \
       | stage question-prompts prompt-render --template prompts/questions.yaml \
-      | stage questions llm-call --temperature 1.0 --max-tokens "$(cap {{document_question_tokens}})" --to question_list \
+      | stage questions llm-call --temperature 1.0 --max-tokens "$(cap {{document_question_tokens}})" --to question_list --no-index \
       | stage question-split qa-parse --from question_list --start '[QUESTION]' --end '[END]' --to question \
       | stage answer-prompts prompt-render --template prompts/answer.yaml \
-      | stage answers llm-call --temperature 1.0 --max-tokens "$(cap 4096)" --to response {{answer_reasoning}} \
+      | stage answers llm-call --temperature 1.0 --max-tokens "$(cap 4096)" --to response {{answer_reasoning}} --no-index \
       | stage judge-prompts prompt-render --template prompts/faithfulness.yaml \
-      | stage judgments llm-call --temperature 1.0 --max-tokens "$(cap 2048)" --to judgment \
+      | stage judgments llm-call --temperature 1.0 --max-tokens "$(cap 2048)" --to judgment --no-index \
       | stage judgment-split qa-parse --from judgment --no-index \
           --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
           --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \

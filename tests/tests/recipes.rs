@@ -2,8 +2,7 @@
 //! and the built binaries against the mock teacher on loopback, as a user runs them.
 
 mod recipes {
-    pub mod harness;
     mod datasets;
+    pub mod harness;
     mod pipelines;
 }
-

@@ -34,7 +34,11 @@ fn generate_all_matches_the_teachers_replies_and_reruns_for_free() {
         ("concurrency", "8"),
     ];
     let first = just(&mock, &vars, "generate-all");
-    assert!(first.status.success(), "generate-all failed: {}", stderr(&first));
+    assert!(
+        first.status.success(),
+        "generate-all failed: {}",
+        stderr(&first)
+    );
     let stats = mock.stats();
     let docs = read_jsonl(&seed).len() as u64;
 
@@ -42,21 +46,47 @@ fn generate_all_matches_the_teachers_replies_and_reruns_for_free() {
     assert_eq!(count(&stats, "/kinds/extractive_summary/replies"), docs * 2);
     assert_eq!(count(&stats, "/kinds/detailed_summary/replies"), docs * 2);
     assert_eq!(count(&stats, "/kinds/key_facts/replies"), docs);
-    assert_eq!(count(&stats, "/kinds/qa_pairs/replies"), count(&stats, "/kinds/key_facts/items"));
-    assert_eq!(rows(&out, "key_facts_to_qa").len() as u64, count(&stats, "/kinds/qa_pairs/items"));
-    assert_eq!(count(&stats, "/kinds/questions/replies"), docs * 2 + docs * 2 + docs);
-    assert_eq!(count(&stats, "/kinds/answer/replies"), count(&stats, "/kinds/questions/items"));
-    assert_eq!(count(&stats, "/kinds/faithfulness/replies"), count(&stats, "/kinds/answer/replies"));
-    let filtered: u64 = ["extractive_summary", "detailed_summary", "document_based_qa"]
-        .iter()
-        .map(|d| rows(&out, d).len() as u64)
-        .sum();
+    assert_eq!(
+        count(&stats, "/kinds/qa_pairs/replies"),
+        count(&stats, "/kinds/key_facts/items")
+    );
+    assert_eq!(
+        rows(&out, "key_facts_to_qa").len() as u64,
+        count(&stats, "/kinds/qa_pairs/items")
+    );
+    assert_eq!(
+        count(&stats, "/kinds/questions/replies"),
+        docs * 2 + docs * 2 + docs
+    );
+    assert_eq!(
+        count(&stats, "/kinds/answer/replies"),
+        count(&stats, "/kinds/questions/items")
+    );
+    assert_eq!(
+        count(&stats, "/kinds/faithfulness/replies"),
+        count(&stats, "/kinds/answer/replies")
+    );
+    let filtered: u64 = [
+        "extractive_summary",
+        "detailed_summary",
+        "document_based_qa",
+    ]
+    .iter()
+    .map(|d| rows(&out, d).len() as u64)
+    .sum();
     assert_eq!(filtered, count(&stats, "/kinds/faithfulness/yes"));
-    let judged_no: u64 = ["extractive_summary", "detailed_summary", "document_based_qa"]
-        .iter()
-        .map(|d| read_jsonl(&out.join(d).join("rejects.jsonl")).len() as u64)
-        .sum();
-    assert_eq!(judged_no, count(&stats, "/kinds/faithfulness/replies") - filtered);
+    let judged_no: u64 = [
+        "extractive_summary",
+        "detailed_summary",
+        "document_based_qa",
+    ]
+    .iter()
+    .map(|d| read_jsonl(&out.join(d).join("rejects.jsonl")).len() as u64)
+    .sum();
+    assert_eq!(
+        judged_no,
+        count(&stats, "/kinds/faithfulness/replies") - filtered
+    );
 
     for dataset in DATASETS {
         assert_mixing_ready(dataset, &rows(&out, dataset));
@@ -69,7 +99,11 @@ fn generate_all_matches_the_teachers_replies_and_reruns_for_free() {
     let requests = mock.requests();
     let second = just(&mock, &vars, "generate-all");
     assert!(second.status.success(), "rerun failed: {}", stderr(&second));
-    assert_eq!(mock.requests(), requests, "a rerun of a finished run must not call the teacher");
+    assert_eq!(
+        mock.requests(),
+        requests,
+        "a rerun of a finished run must not call the teacher"
+    );
     for (dataset, old) in DATASETS.iter().zip(before) {
         let new = std::fs::read(out.join(dataset).join("gen.jsonl")).expect("gen.jsonl");
         assert!(new == old, "{dataset}: rerun output differs");
@@ -85,36 +119,74 @@ fn assert_mixing_ready(dataset: &str, rows: &[Value]) {
     let mut types: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     for row in rows {
         let row = row.as_object().expect("rows are objects");
-        for field in ["question", "response", "document", "document_outline", "domain", "seed_id"] {
+        for field in [
+            "question",
+            "response",
+            "document",
+            "document_outline",
+            "domain",
+            "seed_id",
+        ] {
             let value = row.get(field).and_then(Value::as_str);
-            assert!(value.is_some_and(|v| !v.is_empty()), "{dataset}: '{field}' missing or empty in {row:?}");
+            assert!(
+                value.is_some_and(|v| !v.is_empty()),
+                "{dataset}: '{field}' missing or empty in {row:?}"
+            );
         }
         let (present, absent) = if dataset == "document_based_qa" {
             ("base_document", "raw_document")
         } else {
             ("raw_document", "base_document")
         };
-        assert!(row.get(present).and_then(Value::as_str).is_some(), "{dataset}: no '{present}'");
-        assert!(!row.contains_key(absent), "{dataset}: has '{absent}', the loader refuses both");
+        assert!(
+            row.get(present).and_then(Value::as_str).is_some(),
+            "{dataset}: no '{present}'"
+        );
+        assert!(
+            !row.contains_key(absent),
+            "{dataset}: has '{absent}', the loader refuses both"
+        );
         if dataset == "key_facts_to_qa" {
-            assert!(row.get("key_fact").and_then(Value::as_str).is_some(), "{dataset}: no key_fact");
+            assert!(
+                row.get("key_fact").and_then(Value::as_str).is_some(),
+                "{dataset}: no key_fact"
+            );
         } else {
-            assert_eq!(row["faithfulness_judgment"], "YES", "{dataset}: unfaithful row kept");
+            assert_eq!(
+                row["faithfulness_judgment"], "YES",
+                "{dataset}: unfaithful row kept"
+            );
             assert!(row["faithfulness_explanation"].is_string());
         }
-        for scaffolding in ["messages", "question_list", "judgment", "key_facts_reply", "qa_reply"] {
-            assert!(!row.contains_key(scaffolding), "{dataset}: '{scaffolding}' leaked into gen.jsonl");
+        for scaffolding in [
+            "messages",
+            "question_list",
+            "judgment",
+            "key_facts_reply",
+            "qa_reply",
+        ] {
+            assert!(
+                !row.contains_key(scaffolding),
+                "{dataset}: '{scaffolding}' leaked into gen.jsonl"
+            );
         }
         let response = row["response"].as_str().unwrap_or_default();
         assert!(!response.contains("[END]") && !response.contains("[ANSWER]"));
         for (key, value) in row {
             if !value.is_null() {
-                types.entry(key.clone()).or_default().insert(json_kind(value));
+                types
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(json_kind(value));
             }
         }
     }
     for (key, kinds) in types {
-        assert_eq!(kinds.len(), 1, "{dataset}: column '{key}' has mixed types {kinds:?}");
+        assert_eq!(
+            kinds.len(),
+            1,
+            "{dataset}: column '{key}' has mixed types {kinds:?}"
+        );
     }
 }
 
@@ -126,16 +198,29 @@ fn a_malformed_seed_row_stops_the_run_before_any_request() {
     let seed = dir.path().join("seed.jsonl");
     let good = std::fs::read_to_string(sample_seed()).expect("sample seed");
     let first = good.lines().next().expect("a row");
-    std::fs::write(&seed, format!("{first}\n{{\"document_outline\":\"t\",\"domain\":\"d\"}}\n")).expect("write");
+    std::fs::write(
+        &seed,
+        format!("{first}\n{{\"document_outline\":\"t\",\"domain\":\"d\"}}\n"),
+    )
+    .expect("write");
     let run = just(
         &mock,
-        &[("seed", seed.to_str().expect("utf8")), ("out", out.to_str().expect("utf8"))],
+        &[
+            ("seed", seed.to_str().expect("utf8")),
+            ("out", out.to_str().expect("utf8")),
+        ],
         "generate-all",
     );
     assert!(!run.status.success());
     let err = stderr(&run);
-    assert!(err.contains("seed.jsonl:2"), "error should name the line: {err}");
-    assert!(err.contains("document"), "error should name the field: {err}");
+    assert!(
+        err.contains("seed.jsonl:2"),
+        "error should name the line: {err}"
+    );
+    assert!(
+        err.contains("document"),
+        "error should name the field: {err}"
+    );
     assert_eq!(mock.requests(), 0, "no request before the seed is valid");
     for dataset in DATASETS {
         assert!(!out.join(dataset).join("gen.jsonl").exists());
@@ -165,9 +250,15 @@ fn off_format_replies_become_rejects_with_reasons_and_the_rest_is_kept() {
         .iter()
         .filter_map(|r| r.pointer("/_reject/reason").and_then(Value::as_str))
         .collect();
-    assert_eq!(reasons.len(), rejects.len(), "every reject carries a reason");
+    assert_eq!(
+        reasons.len(),
+        rejects.len(),
+        "every reject carries a reason"
+    );
     assert!(
-        reasons.iter().any(|r| r.contains("[QUESTION]") || r.contains("[Start of Answer]")),
+        reasons
+            .iter()
+            .any(|r| r.contains("[QUESTION]") || r.contains("[Start of Answer]")),
         "off-format replies should be named in the reasons: {reasons:?}"
     );
     let stats = mock.stats();

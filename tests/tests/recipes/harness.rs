@@ -27,7 +27,14 @@ pub fn bin_dir() -> PathBuf {
         .expect("target/<profile>/deps/<test>")
         .to_path_buf();
     BUILD.call_once(|| {
-        let tools = ["seed-cat", "prompt-render", "llm-call", "qa-parse", "jsonl-split", "mock-teacher"];
+        let tools = [
+            "seed-cat",
+            "prompt-render",
+            "llm-call",
+            "qa-parse",
+            "jsonl-split",
+            "mock-teacher",
+        ];
         if tools.iter().any(|t| !dir.join(t).exists()) {
             let cargo = option_env!("CARGO").unwrap_or("cargo");
             let status = Command::new(cargo)
@@ -90,13 +97,22 @@ impl Drop for Mock {
 /// A minimal HTTP/1.1 GET on loopback, returning the body.
 pub fn http_get(url: &str) -> String {
     let rest = url.strip_prefix("http://").expect("http URL");
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let mut stream = TcpStream::connect(host).expect("connecting to the mock");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("sending");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("sending");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("reading");
     let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()
@@ -133,7 +149,9 @@ pub fn just(mock: &Mock, vars: &[(&str, &str)], recipe: &str) -> Output {
     for (name, value) in vars {
         cmd.arg(format!("{name}={value}"));
     }
-    cmd.arg(recipe).output().expect("running just (scripts/test installs it)")
+    cmd.arg(recipe)
+        .output()
+        .expect("running just (scripts/test installs it)")
 }
 
 fn path_with_just() -> String {
@@ -147,9 +165,12 @@ fn path_with_just() -> String {
 
 /// Reads a JSONL file into its records.
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     text.lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {e}: {line}", path.display())))
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: {e}: {line}", path.display()))
+        })
         .collect()
 }
 

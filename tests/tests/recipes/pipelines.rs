@@ -26,7 +26,14 @@ fn the_readme_pipeline_runs_by_hand() {
         .arg("-c")
         .arg(script)
         .current_dir(dir.path())
-        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
         .env("TEACHER_MODEL_BASE_URL", &mock.base_url)
         .env("TEACHER_MODEL_NAME", "mock-teacher")
         .env_remove("TEACHER_MODEL_API_KEY")

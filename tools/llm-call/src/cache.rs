@@ -91,7 +91,7 @@ pub fn open(
         writer.execute_batch(SCHEMA)?;
         Ok((writer, connect(path)?))
     };
-    let (writer, reader) = setup()
+    let (writer, reader) = retry_while_busy(setup)
         .map_err(|e| UsageError::new(format!("cannot open cache '{}': {e}", path.display())))?;
     let (tx, rx) = mpsc::channel();
     let context = WriterContext {
@@ -112,6 +112,27 @@ pub fn open(
         },
         Lookup { conn: reader },
     ))
+}
+
+/// Runs `setup` again while another process holds the database: switching a new file to
+/// WAL and creating the tables take locks for which SQLite does not always wait (it
+/// returns "database is locked" at once to avoid a deadlock), and the stages of a recipe
+/// all open the same cache at the same moment.
+fn retry_while_busy<T>(mut setup: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match setup() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5 + fastrand::u64(0..45)));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn connect(path: &Path) -> rusqlite::Result<Connection> {

@@ -123,6 +123,10 @@ pub struct Cli {
     #[arg(long, value_name = "FIELD", help_heading = "Fields")]
     pub reasoning_to: Option<String>,
 
+    /// Leave out the '<to>_index' field (for stages that ask for one choice).
+    #[arg(long, help_heading = "Fields")]
+    pub no_index: bool,
+
     /// Keep the messages field in the output records.
     #[arg(long, help_heading = "Fields")]
     pub keep_messages: bool,

@@ -16,8 +16,8 @@ pub struct Fields {
     pub keep_messages: bool,
     /// The reply.
     pub to: String,
-    /// The choice index.
-    pub index: String,
+    /// The choice index, unless left out (`--no-index`).
+    pub index: Option<String>,
     /// The reasoning trace.
     pub reasoning: String,
     /// The finish reason, when not `stop`.
@@ -31,10 +31,17 @@ impl Fields {
             messages: messages.to_string(),
             keep_messages,
             to: to.to_string(),
-            index: format!("{to}_index"),
+            index: Some(format!("{to}_index")),
             reasoning: reasoning.to_string(),
             finish_reason: format!("{to}_finish_reason"),
         }
+    }
+
+    /// The same fields without the choice index, for stages that ask for one choice and
+    /// would only add a column of zeros.
+    pub fn without_index(mut self) -> Self {
+        self.index = None;
+        self
     }
 }
 
@@ -54,7 +61,9 @@ pub fn build(mut record: Record, choices: Vec<(u32, Choice)>, fields: &Fields) -
             record.clone()
         };
         rec.insert(fields.to.clone(), Value::String(choice.content));
-        rec.insert(fields.index.clone(), Value::from(idx));
+        if let Some(index) = &fields.index {
+            rec.insert(index.clone(), Value::from(idx));
+        }
         match choice.reasoning {
             Some(trace) => {
                 rec.insert(fields.reasoning.clone(), Value::String(trace));
@@ -108,6 +117,17 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&out).expect("json"),
             r#"[{"a":1,"response":"x","z":2,"response_index":0},{"a":1,"response":"y","z":2,"response_index":1,"response_reasoning":"r","response_finish_reason":"length"}]"#
+        );
+    }
+
+    #[test]
+    fn without_index_adds_no_index_field() {
+        let fields = Fields::new("messages", false, "response", "r").without_index();
+        let input = record(json!({"messages": [], "a": 1}));
+        let out = build(input, vec![(0, choice("x", None, None))], &fields);
+        assert_eq!(
+            serde_json::to_string(&out).expect("json"),
+            r#"[{"a":1,"response":"x"}]"#
         );
     }
 

@@ -86,12 +86,19 @@ fn prepare(
     let ctx = Arc::new(Ctx {
         client: Client::new(&settings.endpoint, cli.concurrency as usize)?,
         spec: settings.spec.clone(),
-        fields: Fields::new(
-            &cli.messages,
-            cli.keep_messages,
-            &cli.to,
-            &cli.reasoning_field(),
-        ),
+        fields: {
+            let fields = Fields::new(
+                &cli.messages,
+                cli.keep_messages,
+                &cli.to,
+                &cli.reasoning_field(),
+            );
+            if cli.no_index {
+                fields.without_index()
+            } else {
+                fields
+            }
+        },
         n: cli.n,
         allow_truncated: cli.allow_truncated,
         max_attempts: cli.max_attempts,
