@@ -89,6 +89,36 @@ pub struct Ctx {
     pub stop: watch::Receiver<bool>,
     /// Stops the run at once.
     pub fatal: Fatal,
+    /// Whether the teacher has been reached yet, to tell a down teacher from a flaky one.
+    pub reach: Reach,
+}
+
+/// How long connections may fail, before any request has reached the teacher, until the
+/// run stops: a teacher that is down from the start is reported within seconds instead of
+/// after every record has used up its retries.
+const UNREACHABLE_AFTER: Duration = Duration::from_secs(2);
+
+/// Tracks whether any request has reached the teacher.
+#[derive(Default)]
+pub struct Reach {
+    reached: std::sync::atomic::AtomicBool,
+    refused_since: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Reach {
+    /// Notes a request that got an answer of any kind (even an HTTP error).
+    fn reached(&self) {
+        self.reached.store(true, Relaxed);
+    }
+
+    /// Notes a failed connection; true when the teacher looks down from the start.
+    fn refused(&self) -> bool {
+        if self.reached.load(Relaxed) {
+            return false;
+        }
+        let mut since = self.refused_since.lock().unwrap_or_else(|e| e.into_inner());
+        since.get_or_insert_with(Instant::now).elapsed() >= UNREACHABLE_AFTER
+    }
 }
 
 enum Ending {
@@ -168,11 +198,22 @@ impl Ctx {
             self.log(key, want, failures + 1, sent, &result);
             let failure = match result {
                 Ok(_) => {
+                    self.reach.reached();
                     failures = 0;
                     continue;
                 }
                 Err(failure) => failure,
             };
+            if let Failure::Connect(why) = &failure {
+                if self.reach.refused() {
+                    self.fatal.raise(format!(
+                        "cannot reach the teacher ({why}): is it running? check TEACHER_MODEL_BASE_URL"
+                    ));
+                    return Ending::Stopped;
+                }
+            } else {
+                self.reach.reached();
+            }
             if let Failure::Status {
                 code: code @ (401 | 403),
                 ..

@@ -45,6 +45,9 @@ pub struct Cli {
     pub common: CommonArgs,
 
     /// Teacher endpoint base URL (e.g. http://127.0.0.1:8000/v1); else TEACHER_MODEL_BASE_URL.
+    ///
+    /// A comma-separated list spreads requests over replicas of the same model, least busy
+    /// first; a replica that keeps failing is left out and retried later.
     #[arg(long, value_name = "URL", help_heading = "Endpoint")]
     pub base_url: Option<String>,
 
@@ -64,6 +67,27 @@ pub struct Cli {
         help_heading = "Endpoint"
     )]
     pub timeout: f64,
+
+    /// Abandon and retry a streamed reply that sends nothing for SECS.
+    ///
+    /// Replies are streamed, so a long generation that keeps sending is never cut; only
+    /// silence is. --timeout bounds the wait for the reply to start.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30.0,
+        help_heading = "Endpoint"
+    )]
+    pub idle_timeout: f64,
+
+    /// Ask for whole replies instead of streamed ones (then --timeout bounds each reply).
+    #[arg(long, help_heading = "Endpoint")]
+    pub no_stream: bool,
+
+    /// Refuse a reply with more than BYTES of text (default 16 MiB), as a failed attempt.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20,
+          value_parser = clap::value_parser!(u64).range(1..), help_heading = "Endpoint")]
+    pub max_reply_bytes: u64,
 
     /// Choices (output records) per input record; missing ones are topped up by further requests.
     #[arg(short = 'n', long = "choices", value_name = "N", default_value_t = 1,

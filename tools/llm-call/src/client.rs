@@ -11,8 +11,10 @@ use ktpipe_common::UsageError;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 
 use crate::config::Endpoint;
+use crate::endpoints::Endpoints;
 use crate::reply::{self, Reply};
 use crate::retry::parse_retry_after;
+use crate::sse::Assembler;
 
 /// Longest server error text shown or logged.
 const MAX_ERROR_CHARS: usize = 500;
@@ -22,6 +24,8 @@ const MAX_ERROR_CHARS: usize = 500;
 pub enum Failure {
     /// No reply within the timeout.
     Timeout,
+    /// A streamed reply went silent for longer than the idle timeout.
+    Silent(Duration),
     /// The connection could not be made.
     Connect(String),
     /// The connection broke or the body could not be read.
@@ -70,6 +74,7 @@ impl Failure {
     pub fn status(&self) -> String {
         match self {
             Failure::Timeout => "timeout".into(),
+            Failure::Silent(_) => "idle".into(),
             Failure::Connect(_) => "connect".into(),
             Failure::Transport(_) => "transport".into(),
             Failure::Status { code, .. } => code.to_string(),
@@ -84,6 +89,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Timeout => write!(f, "timeout"),
+            Failure::Silent(idle) => write!(f, "no data for {} s", idle.as_secs_f64()),
             Failure::Connect(msg) => write!(f, "cannot connect: {msg}"),
             Failure::Transport(msg) => write!(f, "connection failed: {msg}"),
             Failure::Status { code, body, .. } if !self.retryable() && !body.is_empty() => {
@@ -97,10 +103,32 @@ impl fmt::Display for Failure {
     }
 }
 
+/// How replies are read: streamed or whole, and the bounds on both.
+#[derive(Debug, Clone, Copy)]
+pub struct Transport {
+    /// Ask for server-sent events, so a silent server can be told from a long reply.
+    pub stream: bool,
+    /// Longest silence within a streamed reply before it is abandoned and retried.
+    pub idle: Duration,
+    /// Most bytes of reply (text in a stream, body otherwise) one request may bring.
+    pub max_reply_bytes: usize,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Transport {
+            stream: false,
+            idle: Duration::from_secs(30),
+            max_reply_bytes: 16 << 20,
+        }
+    }
+}
+
 /// The HTTP client: one connection pool for the whole run.
 pub struct Client {
+    transport: Transport,
     http: reqwest::Client,
-    url: reqwest::Url,
+    endpoints: Endpoints,
     auth: Option<HeaderValue>,
     key: Option<String>,
     timeout: Duration,
@@ -127,26 +155,56 @@ impl Client {
             .build()
             .map_err(|e| anyhow::anyhow!("cannot start the HTTP client: {e}"))?;
         Ok(Client {
+            transport: Transport::default(),
             http,
-            url: endpoint.url.clone(),
+            endpoints: Endpoints::new(
+                endpoint.urls.clone(),
+                endpoint
+                    .names
+                    .iter()
+                    .map(|n| scrub(n, endpoint.api_key.as_deref()))
+                    .collect(),
+                endpoint.label.clone(),
+            ),
             auth,
             key: endpoint.api_key.clone(),
             timeout: endpoint.timeout,
         })
     }
 
-    /// Sends one request body and reads the reply.
+    /// The same client reading replies as `transport` says.
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Sends one request body and reads the reply. A whole reply must arrive within the
+    /// timeout; a streamed one must start within it and then never fall silent for longer
+    /// than the idle timeout, however long it runs.
     pub async fn send(&self, body: Bytes) -> Result<Reply, Failure> {
+        let mut lease = self.endpoints.pick();
+        let result = self.send_to(lease.url(), body).await;
+        lease.report(result.as_ref().err());
+        result
+    }
+
+    /// [`Client::send`] to the replica at `url`.
+    async fn send_to(&self, url: &reqwest::Url, body: Bytes) -> Result<Reply, Failure> {
         let mut request = self
             .http
-            .post(self.url.clone())
+            .post(url.clone())
             .header(CONTENT_TYPE, "application/json")
-            .timeout(self.timeout)
             .body(body);
+        if !self.transport.stream {
+            request = request.timeout(self.timeout);
+        }
         if let Some(auth) = &self.auth {
             request = request.header(AUTHORIZATION, auth.clone());
         }
-        let response = request.send().await.map_err(|e| self.network(e))?;
+        let response = match tokio::time::timeout(self.timeout, request.send()).await {
+            Ok(sent) => sent.map_err(|e| self.network(e))?,
+            Err(_) => return Err(Failure::Timeout),
+        };
         let status = response.status();
         if !status.is_success() {
             let retry_after = response
@@ -161,8 +219,53 @@ impl Client {
                 retry_after,
             });
         }
-        let body = response.bytes().await.map_err(|e| self.network(e))?;
+        let is_stream = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if is_stream {
+            return self.read_stream(response).await;
+        }
+        let body = self.read_body(response).await?;
         reply::parse(&body).map_err(|e| Failure::Malformed(self.scrub(&e)))
+    }
+
+    /// Reads a streamed reply, chunk by chunk, each within the idle timeout.
+    async fn read_stream(&self, mut response: reqwest::Response) -> Result<Reply, Failure> {
+        let idle = self.transport.idle;
+        let mut assembler = Assembler::new(self.transport.max_reply_bytes);
+        loop {
+            match tokio::time::timeout(idle, response.chunk()).await {
+                Err(_) => return Err(Failure::Silent(idle)),
+                Ok(Err(e)) => return Err(self.network(e)),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(bytes))) => assembler
+                    .feed(&bytes)
+                    .map_err(|e| Failure::Malformed(self.scrub(&e)))?,
+            }
+            if assembler.is_done() {
+                break;
+            }
+        }
+        assembler
+            .finish()
+            .map_err(|e| Failure::Malformed(self.scrub(&e)))
+    }
+
+    /// Reads a whole body, refusing one larger than the reply limit.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, Failure> {
+        let limit = self.transport.max_reply_bytes;
+        let mut body = Vec::new();
+        while let Some(bytes) = response.chunk().await.map_err(|e| self.network(e))? {
+            if body.len() + bytes.len() > limit {
+                return Err(Failure::Malformed(format!(
+                    "reply larger than {limit} bytes"
+                )));
+            }
+            body.extend_from_slice(&bytes);
+        }
+        Ok(body)
     }
 
     fn network(&self, err: reqwest::Error) -> Failure {

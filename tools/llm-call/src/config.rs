@@ -10,10 +10,14 @@ use crate::cli::Cli;
 use crate::dotenv::Env;
 use crate::request::{self, Spec};
 
-/// Where and how to reach the teacher.
+/// Where and how to reach the teacher: one or more replicas of the same model.
 pub struct Endpoint {
-    /// `<base>/chat/completions`.
-    pub url: reqwest::Url,
+    /// `<base>/chat/completions` of each replica, in the order given, without repeats.
+    pub urls: Vec<reqwest::Url>,
+    /// How messages name each replica (its base URL as given).
+    pub names: Vec<String>,
+    /// The tool's message label, for notes about replicas going out and coming back.
+    pub label: String,
     /// The API key, when one is to be sent. Never printed.
     pub api_key: Option<String>,
     /// Per-request timeout.
@@ -43,8 +47,11 @@ pub fn resolve(cli: &Cli) -> anyhow::Result<Settings> {
     let api_key = pick(&cli.api_key, "TEACHER_MODEL_API_KEY")
         .map(|k| k.trim().to_string())
         .filter(|k| !k.is_empty() && k != "None");
+    let (urls, names) = chat_urls(&base)?;
     let endpoint = Endpoint {
-        url: chat_url(base.trim())?,
+        urls,
+        names,
+        label: cli.common.label("llm-call"),
         api_key,
         timeout: timeout(cli.timeout)?,
     };
@@ -57,6 +64,7 @@ pub fn resolve(cli: &Cli) -> anyhow::Result<Settings> {
         stop: cli.stop.clone(),
         extra: serde_json::Map::new(),
         salt: cli.cache_salt.clone(),
+        stream: !cli.no_stream,
     };
     if let Some(text) = &cli.extra_body {
         spec.extra = request::parse_extra(text, &spec).map_err(UsageError::new)?;
@@ -85,6 +93,24 @@ fn missing(flag: &str, var: &str) -> anyhow::Error {
     .into()
 }
 
+/// The chat URLs of a comma-separated list of base URLs (each trimmed and checked; empty
+/// items skipped; a repeat of an earlier URL dropped), with the bases as given.
+pub fn chat_urls(list: &str) -> anyhow::Result<(Vec<reqwest::Url>, Vec<String>)> {
+    let mut urls: Vec<reqwest::Url> = Vec::new();
+    let mut names = Vec::new();
+    for base in list.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+        let url = chat_url(base)?;
+        if !urls.contains(&url) {
+            urls.push(url);
+            names.push(base.trim_end_matches('/').to_string());
+        }
+    }
+    if urls.is_empty() {
+        return Err(missing("--base-url", "TEACHER_MODEL_BASE_URL"));
+    }
+    Ok((urls, names))
+}
+
 /// `<base>/chat/completions` as a URL, checked to be http(s).
 pub fn chat_url(base: &str) -> anyhow::Result<reqwest::Url> {
     let joined = format!("{}/chat/completions", base.trim_end_matches('/'));
@@ -100,11 +126,16 @@ pub fn chat_url(base: &str) -> anyhow::Result<reqwest::Url> {
 }
 
 fn timeout(secs: f64) -> anyhow::Result<Duration> {
+    seconds("--timeout", secs)
+}
+
+/// A duration flag's value: a positive number of seconds, else a usage error naming `flag`.
+pub fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
     if secs.is_finite() && secs > 0.0 {
         Ok(Duration::from_secs_f64(secs.min(1e7)))
     } else {
         Err(UsageError::new(format!(
-            "--timeout must be a positive number of seconds, not '{secs}'"
+            "{flag} must be a positive number of seconds, not '{secs}'"
         ))
         .into())
     }
@@ -143,6 +174,24 @@ mod tests {
         );
         assert!(chat_url("ftp://x/v1").is_err());
         assert!(chat_url("not a url").is_err());
+    }
+
+    #[test]
+    fn a_list_of_bases_is_trimmed_checked_and_deduplicated() {
+        let (urls, names) =
+            chat_urls(" http://a:1/v1 ,http://b:2/v1/,, http://a:1/v1/ ,").expect("valid");
+        let urls: Vec<&str> = urls.iter().map(reqwest::Url::as_str).collect();
+        assert_eq!(
+            urls,
+            [
+                "http://a:1/v1/chat/completions",
+                "http://b:2/v1/chat/completions"
+            ]
+        );
+        assert_eq!(names, ["http://a:1/v1", "http://b:2/v1"]);
+        let err = chat_urls("http://a:1/v1,ftp://b/v1").expect_err("one bad item");
+        assert!(err.to_string().contains("'ftp://b/v1'"), "{err}");
+        assert!(chat_urls(" , ").is_err());
     }
 
     #[test]

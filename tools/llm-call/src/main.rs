@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod config;
 mod dotenv;
+mod endpoints;
 mod feed;
 mod progress;
 mod records;
@@ -16,6 +17,7 @@ mod request;
 mod retry;
 mod run;
 mod sink;
+mod sse;
 mod timefmt;
 
 use std::process::ExitCode;

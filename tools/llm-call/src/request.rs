@@ -27,6 +27,8 @@ pub struct Spec {
     pub extra: Map<String, Value>,
     /// Cache salt.
     pub salt: Option<String>,
+    /// Ask for a streamed reply (how the reply travels, so not part of the cache key).
+    pub stream: bool,
 }
 
 /// Parses `--extra-body`: a JSON object that does not set what the tool or a given flag sets.
@@ -139,6 +141,14 @@ impl Serialize for Body<'_> {
         }
         if !spec.stop.is_empty() {
             map.serialize_entry("stop", &spec.stop)?;
+        }
+        if spec.stream {
+            map.serialize_entry("stream", &true)?;
+            // Token counts come in a last chunk only when asked for.
+            map.serialize_entry(
+                "stream_options",
+                &serde_json::json!({"include_usage": true}),
+            )?;
         }
         for (key, value) in &spec.extra {
             map.serialize_entry(key, value)?;

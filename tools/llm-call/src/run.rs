@@ -15,7 +15,7 @@ use crate::budget::Budget;
 use crate::cache::Cache;
 use crate::call::{self, Ctx, stopped};
 use crate::cli::Cli;
-use crate::client::Client;
+use crate::client::{Client, Transport};
 use crate::config;
 use crate::feed::{Feed, Item};
 use crate::progress::{self, Counters, Mode};
@@ -84,7 +84,13 @@ fn prepare(
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let ctx = Arc::new(Ctx {
-        client: Client::new(&settings.endpoint, cli.concurrency as usize)?,
+        client: Client::new(&settings.endpoint, cli.concurrency as usize)?.with_transport(
+            Transport {
+                stream: !cli.no_stream,
+                idle: config::seconds("--idle-timeout", cli.idle_timeout)?,
+                max_reply_bytes: usize::try_from(cli.max_reply_bytes).unwrap_or(usize::MAX),
+            },
+        ),
         spec: settings.spec.clone(),
         fields: {
             let fields = Fields::new(
@@ -111,6 +117,7 @@ fn prepare(
         counters: Arc::clone(&counters),
         stop: stop_rx,
         fatal: call::Fatal::default(),
+        reach: call::Reach::default(),
     });
     let halt = Arc::new(AtomicBool::new(false));
     let parts = Parts {

@@ -266,5 +266,9 @@ fn records_stream_out_before_input_ends() {
 
 #[path = "cli/faults.rs"]
 mod faults;
+#[path = "cli/replicas.rs"]
+mod replicas;
 #[path = "cli/runs.rs"]
 mod runs;
+#[path = "cli/transport.rs"]
+mod transport;

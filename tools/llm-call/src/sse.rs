@@ -1,0 +1,251 @@
+//! Streamed replies: assembles the server-sent events of a streamed chat completion
+//! (`data: {chunk}` lines, `data: [DONE]` at the end) into the same [`Reply`] a whole
+//! body gives. Pure; the client feeds it bytes as they arrive, which is what lets it tell
+//! a silent server from a long generation.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::reply::{Choice, Reply, split_reasoning};
+
+/// Builds a reply from streamed chunks.
+#[derive(Debug)]
+pub struct Assembler {
+    pending: Vec<u8>,
+    choices: Vec<Partial>,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    text_bytes: usize,
+    limit: usize,
+    done: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Partial {
+    content: String,
+    reasoning: String,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    index: usize,
+    #[serde(default)]
+    delta: Delta,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    reasoning: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+/// Most choices one stream may carry; an index past this is a malformed stream.
+const MAX_CHOICES: usize = 4096;
+
+impl Assembler {
+    /// An assembler that refuses more than `limit` bytes of reply text in all.
+    pub fn new(limit: usize) -> Self {
+        Assembler {
+            pending: Vec::new(),
+            choices: Vec::new(),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            text_bytes: 0,
+            limit,
+            done: false,
+        }
+    }
+
+    /// Takes the next bytes of the stream; the error says what is wrong with it.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.pending.extend_from_slice(bytes);
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            self.line(&line)?;
+        }
+        // A single unterminated line may not grow without bound either.
+        if self.pending.len() > self.limit {
+            return Err(format!("stream line longer than {} bytes", self.limit));
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<(), String> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(data) = line.strip_prefix(b"data:") else {
+            return Ok(()); // comments, `event:`, `id:` and blank separators
+        };
+        let data = data.trim_ascii();
+        if data == b"[DONE]" {
+            self.done = true;
+            return Ok(());
+        }
+        let chunk: Chunk =
+            serde_json::from_slice(data).map_err(|e| format!("bad stream event: {e}"))?;
+        if let Some(error) = chunk.error {
+            return Err(format!("server error in stream: {error}"));
+        }
+        if let Some(usage) = chunk.usage {
+            self.prompt_tokens = usage.prompt_tokens.unwrap_or(self.prompt_tokens);
+            self.completion_tokens = usage.completion_tokens.unwrap_or(self.completion_tokens);
+        }
+        for c in chunk.choices {
+            if c.index >= MAX_CHOICES {
+                return Err(format!("choice index {} out of range", c.index));
+            }
+            if self.choices.len() <= c.index {
+                self.choices.resize(c.index + 1, Partial::default());
+            }
+            let partial = &mut self.choices[c.index];
+            for (piece, into) in [
+                (c.delta.content, &mut partial.content),
+                (
+                    c.delta.reasoning_content.or(c.delta.reasoning),
+                    &mut partial.reasoning,
+                ),
+            ] {
+                if let Some(piece) = piece {
+                    self.text_bytes += piece.len();
+                    into.push_str(&piece);
+                }
+            }
+            if c.finish_reason.is_some() {
+                partial.finish_reason = c.finish_reason;
+            }
+        }
+        if self.text_bytes > self.limit {
+            return Err(format!("reply longer than {} bytes", self.limit));
+        }
+        Ok(())
+    }
+
+    /// True once `data: [DONE]` arrived.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The reply, once the stream ended. A stream cut before `[DONE]` whose choices all
+    /// carry a finish reason is complete; otherwise it is an error.
+    pub fn finish(mut self) -> Result<Reply, String> {
+        if !self.pending.is_empty() {
+            let rest = std::mem::take(&mut self.pending);
+            self.line(&rest)?;
+        }
+        if self.choices.is_empty() {
+            return Err("stream carried no choices".to_string());
+        }
+        if !self.done && self.choices.iter().any(|c| c.finish_reason.is_none()) {
+            return Err("stream ended before the reply was complete".to_string());
+        }
+        let choices = self
+            .choices
+            .into_iter()
+            .map(|p| {
+                let field = Some(p.reasoning).filter(|r| !r.is_empty());
+                let (content, reasoning) = split_reasoning(&p.content, field);
+                Choice {
+                    content,
+                    reasoning,
+                    finish_reason: p.finish_reason,
+                }
+            })
+            .collect();
+        Ok(Reply {
+            choices,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: &str) -> String {
+        format!("data: {json}\n\n")
+    }
+
+    #[test]
+    fn chunks_split_anywhere_assemble_into_choices() {
+        let stream = [
+            event(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#),
+            event(r#"{"choices":[{"index":1,"delta":{"content":"<think>hm</think> B"}}]}"#),
+            event(r#"{"choices":[{"index":0,"delta":{"reasoning_content":"why"}}]}"#),
+            event(r#"{"choices":[{"index":0,"delta":{"content":"Hé"},"finish_reason":null}]}"#),
+            event(r#"{"choices":[{"index":0,"delta":{"content":"llo"},"finish_reason":"stop"}]}"#),
+            event(r#"{"choices":[{"index":1,"delta":{},"finish_reason":"length"}]}"#),
+            event(r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":5}}"#),
+            "data: [DONE]\n\n".to_string(),
+        ]
+        .concat();
+        let mut asm = Assembler::new(1 << 20);
+        // Feed in 3-byte pieces: events and UTF-8 characters split across reads.
+        for piece in stream.as_bytes().chunks(3) {
+            asm.feed(piece).unwrap();
+        }
+        assert!(asm.is_done());
+        let reply = asm.finish().unwrap();
+        assert_eq!(reply.choices.len(), 2);
+        assert_eq!(reply.choices[0].content, "Héllo");
+        assert_eq!(reply.choices[0].reasoning.as_deref(), Some("why"));
+        assert_eq!(reply.choices[1].content, "B");
+        assert_eq!(reply.choices[1].reasoning.as_deref(), Some("hm"));
+        assert_eq!(reply.choices[1].finish_reason.as_deref(), Some("length"));
+        assert_eq!((reply.prompt_tokens, reply.completion_tokens), (7, 5));
+    }
+
+    #[test]
+    fn cut_streams_bad_events_and_oversize_replies_are_errors() {
+        let mut asm = Assembler::new(1 << 20);
+        asm.feed(event(r#"{"choices":[{"index":0,"delta":{"content":"half"}}]}"#).as_bytes())
+            .unwrap();
+        assert!(
+            asm.finish()
+                .unwrap_err()
+                .contains("before the reply was complete")
+        );
+
+        let mut asm = Assembler::new(1 << 20);
+        assert!(asm.feed(b"data: {not json\n").is_err());
+
+        let mut asm = Assembler::new(8);
+        let big = event(r#"{"choices":[{"index":0,"delta":{"content":"0123456789"}}]}"#);
+        assert!(
+            asm.feed(big.as_bytes())
+                .unwrap_err()
+                .contains("longer than 8")
+        );
+
+        let mut asm = Assembler::new(8);
+        assert!(asm.feed(&[b'x'; 9]).unwrap_err().contains("line longer"));
+        assert!(Assembler::new(8).finish().is_err());
+    }
+}

@@ -1,0 +1,103 @@
+//! How replies travel: streamed replies that fall silent are abandoned and retried after
+//! the idle timeout, oversized replies are refused, and a teacher that is down from the
+//! start stops the run within seconds.
+
+use super::*;
+
+#[test]
+fn a_stream_that_falls_silent_is_retried_after_the_idle_timeout() {
+    let input = records(0, 16);
+    let clean_server = mock(Config::default());
+    let clean_dir = tmp();
+    let clean = run(&mut llm(clean_dir.path(), &clean_server.base_url()), &input);
+    assert!(clean.status.success());
+
+    // Hung requests hold their connection for a minute; only silence detection saves the run.
+    let hung = mock(Config {
+        faults: Faults {
+            rate_hang: 0.4,
+            ..Faults::default()
+        },
+        hang_secs: 60,
+        ..Config::default()
+    });
+    let dir = tmp();
+    let started = Instant::now();
+    let out = run(
+        llm(dir.path(), &hung.base_url())
+            .args(["--idle-timeout", "0.3", "--concurrency", "16"])
+            .args(FAST),
+        &input,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hangs = hung.stats()["faults"]["hang"].as_u64().unwrap_or(0);
+    assert!(hangs > 0, "the mock should have hung some requests");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(text(&out.stdout), text(&clean.stdout));
+}
+
+#[test]
+fn a_teacher_down_from_the_start_stops_the_run_within_seconds() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = tmp();
+    let started = Instant::now();
+    let out = run(
+        llm(dir.path(), &format!("http://127.0.0.1:{port}/v1")).args([
+            "--retry-base-ms",
+            "100",
+            "--rejects",
+            "rejects.jsonl",
+        ]),
+        records(0, 50),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot reach the teacher"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn replies_larger_than_the_limit_are_refused_streamed_or_whole() {
+    let server = mock(Config::default());
+    for mode in [None, Some("--no-stream")] {
+        let dir = tmp();
+        let out = run(
+            llm(dir.path(), &server.base_url())
+                .args([
+                    "--max-reply-bytes",
+                    "20",
+                    "--max-attempts",
+                    "2",
+                    "--rejects",
+                    "r.jsonl",
+                ])
+                .args(FAST)
+                .args(mode),
+            records(0, 2),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{mode:?}: {}",
+            text(&out.stderr)
+        );
+        let rejects = std::fs::read_to_string(dir.path().join("r.jsonl")).expect("rejects");
+        assert_eq!(rejects.lines().count(), 2, "{mode:?}");
+        assert!(
+            rejects.contains("longer than 20 bytes") || rejects.contains("larger than 20 bytes"),
+            "{mode:?}: {rejects}"
+        );
+    }
+}
