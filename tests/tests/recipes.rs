@@ -2,7 +2,9 @@
 //! and the built binaries against the mock teacher on loopback, as a user runs them.
 
 mod recipes {
+    mod crashes;
     mod datasets;
     pub mod harness;
     mod pipelines;
+    mod reliability;
 }

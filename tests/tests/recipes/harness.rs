@@ -204,3 +204,162 @@ pub fn json_kind(value: &Value) -> &'static str {
         Value::Object(_) => "struct",
     }
 }
+
+/// A folder of this build's tools for one test: links to the binaries, except `llm-call`,
+/// which is a wrapper that appends `llm_flags` to every call (the test's timeouts and
+/// retry pacing, which the recipes do not set) and notes its PID in `llm-call.pids`, so a
+/// test can kill one stage. Pass its path as `KTPIPE_BIN`.
+pub struct Tools {
+    dir: tempfile::TempDir,
+}
+
+impl Tools {
+    /// Builds the folder; `llm_flags` are appended to every llm-call command line.
+    pub fn new(llm_flags: &[&str]) -> Tools {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = bin_dir();
+        for tool in [
+            "seed-cat",
+            "prompt-render",
+            "qa-parse",
+            "jsonl-split",
+            "mock-teacher",
+        ] {
+            std::os::unix::fs::symlink(bin.join(tool), dir.path().join(tool)).expect("symlink");
+        }
+        let quoted: Vec<String> = llm_flags.iter().map(|f| shell_quote(f)).collect();
+        let script = format!(
+            "#!/bin/sh\necho $$ >> {pids}\nexec {real} \"$@\" {flags}\n",
+            pids = shell_quote(&dir.path().join("llm-call.pids").to_string_lossy()),
+            real = shell_quote(&bin.join("llm-call").to_string_lossy()),
+            flags = quoted.join(" "),
+        );
+        let wrapper = dir.path().join("llm-call");
+        std::fs::write(&wrapper, script).expect("writing the llm-call wrapper");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        Tools { dir }
+    }
+
+    /// The folder to use as `KTPIPE_BIN`.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// PIDs of the llm-call processes started so far.
+    pub fn llm_pids(&self) -> Vec<u32> {
+        std::fs::read_to_string(self.dir.path().join("llm-call.pids"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+}
+
+/// `'text'` with single quotes escaped, for a POSIX shell.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The `just VAR=VALUE… RECIPE` command of [`just`], against any base URL and tool folder,
+/// not yet started (so a test can spawn it, time it, or signal it). It runs in its own
+/// process group, so a test can signal the whole recipe as a terminal would.
+pub fn just_cmd(base_url: &str, tools: &Path, vars: &[(&str, &str)], recipe: &str) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new("just");
+    cmd.current_dir(root())
+        .env_clear()
+        .env("PATH", path_with_just())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("KTPIPE_BIN", tools)
+        .env("TEACHER_MODEL_BASE_URL", base_url)
+        .env("TEACHER_MODEL_NAME", "mock-teacher")
+        .env("TEACHER_MODEL_API_KEY", "None")
+        .arg("--justfile")
+        .arg(root().join("Justfile"))
+        .process_group(0);
+    for (name, value) in vars {
+        cmd.arg(format!("{name}={value}"));
+    }
+    cmd.arg(recipe);
+    cmd
+}
+
+/// The four dataset folders of generate-all.
+pub const DATASETS: [&str; 4] = [
+    "extractive_summary",
+    "detailed_summary",
+    "key_facts_to_qa",
+    "document_based_qa",
+];
+
+/// The bytes of every dataset's gen.jsonl under `out` (None where it does not exist).
+pub fn outputs(out: &Path) -> Vec<Option<Vec<u8>>> {
+    DATASETS
+        .iter()
+        .map(|d| std::fs::read(out.join(d).join("gen.jsonl")).ok())
+        .collect()
+}
+
+/// Asserts two runs wrote the same four gen.jsonl, byte for byte.
+pub fn assert_same_outputs(expected: &[Option<Vec<u8>>], actual: &[Option<Vec<u8>>], what: &str) {
+    for ((dataset, want), got) in DATASETS.iter().zip(expected).zip(actual) {
+        assert!(
+            want.is_some(),
+            "{dataset}: the reference run wrote no gen.jsonl"
+        );
+        assert!(
+            want == got,
+            "{what}: {dataset}/gen.jsonl differs from the reference run ({} vs {} bytes)",
+            want.as_ref().map_or(0, Vec::len),
+            got.as_ref().map_or(0, Vec::len)
+        );
+    }
+}
+
+/// Small, fast settings for generate-all on the sample seed: two summaries per document,
+/// and, once the Justfile has it, a 2 s idle timeout on streamed replies.
+pub fn small_vars<'a>(seed: &'a str, out: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut vars = vec![
+        ("seed", seed),
+        ("out", out),
+        ("n_summaries", "2"),
+        ("concurrency", "8"),
+    ];
+    if justfile_has("idle_timeout") {
+        vars.push(("idle_timeout", "2"));
+    }
+    vars
+}
+
+/// True when the Justfile defines the variable `name` (some land while this suite grows).
+pub fn justfile_has(name: &str) -> bool {
+    std::fs::read_to_string(root().join("Justfile"))
+        .expect("reading the Justfile")
+        .lines()
+        .any(|l| l.starts_with(&format!("{name} :=")))
+}
+
+/// generate-all on the sample seed against a fault-free mock: the reference outputs.
+pub fn reference_outputs() -> Vec<Option<Vec<u8>>> {
+    static REFERENCE: std::sync::OnceLock<Vec<Option<Vec<u8>>>> = std::sync::OnceLock::new();
+    REFERENCE
+        .get_or_init(|| {
+            let mock = Mock::start(&[]);
+            let dir = tempfile::tempdir().expect("tempdir");
+            let out = dir.path().join("out");
+            let seed = sample_seed();
+            let tools = Tools::new(&[]);
+            let vars = small_vars(seed.to_str().expect("utf8"), out.to_str().expect("utf8"));
+            let run = just_cmd(&mock.base_url, tools.path(), &vars, "generate-all")
+                .output()
+                .expect("just");
+            assert!(
+                run.status.success(),
+                "reference run failed: {}",
+                stderr(&run)
+            );
+            outputs(&out)
+        })
+        .clone()
+}

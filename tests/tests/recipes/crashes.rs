@@ -1,0 +1,176 @@
+//! A run killed part-way is resumed by running it again: `generate-all` is interrupted
+//! several times at random points (kill -9 of one llm-call stage, kill -9 of the whole
+//! recipe, Ctrl-C to the whole recipe), then rerun to the end. The final gen.jsonl files
+//! equal an uninterrupted run's, and no request whose reply reached the cache is paid for
+//! again (counted in the cache's call log and on the mock).
+
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use super::harness::{
+    Mock, Tools, assert_same_outputs, count, just_cmd, outputs, reference_outputs, sample_seed,
+    small_vars, stderr,
+};
+
+/// How a run is interrupted.
+#[derive(Debug, Clone, Copy)]
+enum Interrupt {
+    /// SIGKILL to one running llm-call stage.
+    KillStage,
+    /// SIGKILL to every process of the recipe.
+    KillRecipe,
+    /// SIGINT to every process of the recipe, as Ctrl-C in a terminal sends.
+    CtrlC,
+}
+
+/// Interruptions per test; each at a fresh random point.
+const ROUNDS: usize = 3;
+
+/// A small deterministic generator (xorshift), seeded per test so a failure can be rerun:
+/// `KTPIPE_CRASH_SEED=<n> cargo test -p ktpipe-tests crash`.
+struct Draw(u64);
+
+impl Draw {
+    fn new(salt: u64) -> Draw {
+        let seed = std::env::var("KTPIPE_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed);
+        eprintln!("crash seed {seed} (salt {salt})");
+        Draw((seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+fn signal(target: &str, sig: &str) {
+    let _ = Command::new("kill").args([sig, "--", target]).status();
+}
+
+fn wait_for(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for just") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            signal(&format!("-{}", child.id()), "-KILL");
+            let _ = child.wait();
+            panic!("the recipe did not end within {limit:?}: a stage is stuck");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Requests whose reply reached the cache and that were sent again: every such request
+/// is paid for twice. Replies cut or empty (status 200 with an error) do not count.
+fn paid_twice(cache: &Path) -> i64 {
+    let db = rusqlite::Connection::open(cache).expect("opening the cache");
+    db.query_row(
+        "SELECT count(*) FROM (SELECT key FROM calls WHERE status = '200' AND error IS NULL
+         GROUP BY key HAVING count(*) > 1)",
+        [],
+        |row| row.get(0),
+    )
+    .expect("querying the call log")
+}
+
+/// Distinct requests answered and kept in the cache.
+fn distinct_answered(cache: &Path) -> i64 {
+    let db = rusqlite::Connection::open(cache).expect("opening the cache");
+    db.query_row(
+        "SELECT count(DISTINCT key) FROM calls WHERE status = '200' AND error IS NULL",
+        [],
+        |row| row.get(0),
+    )
+    .expect("querying the call log")
+}
+
+fn interrupted_runs_resume_to_the_same_output(how: Interrupt, salt: u64) {
+    let reference = reference_outputs();
+    // 40 ms a reply: an uninterrupted run lasts about two seconds, long enough to hit.
+    let mock = Mock::start(&["--latency-base-ms", "40"]);
+    let tools = Tools::new(&["--retry-base-ms", "20", "--retry-max-ms", "200"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let seed = sample_seed();
+    let vars = small_vars(seed.to_str().expect("utf8"), out.to_str().expect("utf8"));
+    let mut draw = Draw::new(salt);
+    let mut hits = 0;
+    for round in 0..ROUNDS {
+        let mut child = just_cmd(&mock.base_url, tools.path(), &vars, "generate-all")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("just");
+        let wait = Duration::from_millis(150 + draw.below(1200));
+        std::thread::sleep(wait);
+        match how {
+            Interrupt::KillStage => {
+                // The stages still running (a finished one cannot be killed mid-run).
+                let pids: Vec<u32> = tools
+                    .llm_pids()
+                    .into_iter()
+                    .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
+                    .collect();
+                if !pids.is_empty() {
+                    let victim = pids[draw.below(pids.len() as u64) as usize];
+                    signal(&victim.to_string(), "-KILL");
+                }
+            }
+            Interrupt::KillRecipe => signal(&format!("-{}", child.id()), "-KILL"),
+            Interrupt::CtrlC => signal(&format!("-{}", child.id()), "-INT"),
+        }
+        let status = wait_for(&mut child, Duration::from_secs(60));
+        if !status.success() {
+            hits += 1;
+        }
+        eprintln!("{how:?} round {round}: after {wait:?}, exit {status:?}");
+        let _ = std::fs::remove_file(tools.path().join("llm-call.pids"));
+    }
+    assert!(hits > 0, "{how:?}: no interruption landed mid-run");
+    let mut rerun = just_cmd(&mock.base_url, tools.path(), &vars, "generate-all");
+    let started = Instant::now();
+    let done = rerun.output().expect("just");
+    assert!(
+        done.status.success(),
+        "{how:?}: the rerun failed after {:?}: {}",
+        started.elapsed(),
+        stderr(&done)
+    );
+    assert_same_outputs(&reference, &outputs(&out), &format!("{how:?}"));
+    let cache = out.join("cache.sqlite");
+    assert_eq!(
+        paid_twice(&cache),
+        0,
+        "{how:?}: a request whose reply was cached was sent again"
+    );
+    let stats = mock.stats();
+    let lost = count(&stats, "/ok") as i64 - distinct_answered(&cache);
+    eprintln!(
+        "{how:?}: {hits}/{ROUNDS} interruptions landed; teacher answered {} requests, {} distinct kept; {lost} answered but lost to the kill",
+        count(&stats, "/ok"),
+        distinct_answered(&cache)
+    );
+}
+
+#[test]
+fn kill_9_of_one_stage_then_rerun_equals_an_uninterrupted_run() {
+    interrupted_runs_resume_to_the_same_output(Interrupt::KillStage, 1);
+}
+
+#[test]
+fn kill_9_of_the_whole_recipe_then_rerun_equals_an_uninterrupted_run() {
+    interrupted_runs_resume_to_the_same_output(Interrupt::KillRecipe, 2);
+}
+
+#[test]
+fn ctrl_c_then_rerun_equals_an_uninterrupted_run() {
+    interrupted_runs_resume_to_the_same_output(Interrupt::CtrlC, 3);
+}

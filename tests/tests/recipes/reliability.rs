@@ -1,0 +1,234 @@
+//! A flaky teacher must cost time, never rows: generate-all through `just` against a mock
+//! that injects every fault it knows writes the same four gen.jsonl as a fault-free run,
+//! byte for byte; replies cut short or empty never pass as data; a teacher that is down
+//! fails the run quickly and cleanly; a teacher that goes silent does not hold it hostage.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::harness::{
+    DATASETS, Mock, Tools, assert_same_outputs, count, just_cmd, justfile_has, outputs, read_jsonl,
+    reference_outputs, sample_seed, small_vars, stderr,
+};
+
+/// Quick retries and a short request timeout, so injected faults cost milliseconds.
+const FAST_RETRIES: [&str; 6] = [
+    "--timeout",
+    "2",
+    "--retry-base-ms",
+    "20",
+    "--retry-max-ms",
+    "200",
+];
+
+/// The fault mix of the issue: 5 % 429 with Retry-After, 3 % 500/503, 1 % each of dropped
+/// connections, hangs past the client's timeout, malformed bodies and empty content.
+const FAULT_MIX: [&str; 18] = [
+    "--fault-429",
+    "0.05",
+    "--retry-after",
+    "1",
+    "--fault-500",
+    "0.015",
+    "--fault-503",
+    "0.015",
+    "--fault-drop",
+    "0.01",
+    "--fault-hang",
+    "0.01",
+    "--hang-secs",
+    "60",
+    "--fault-malformed",
+    "0.01",
+    "--fault-empty",
+    "0.01",
+];
+
+fn generate_all(mock: &Mock, tools: &Tools, vars: &[(&str, &str)]) -> std::process::Output {
+    just_cmd(&mock.base_url, tools.path(), vars, "generate-all")
+        .output()
+        .expect("just")
+}
+
+#[test]
+fn every_injected_fault_costs_time_not_rows() {
+    let reference = reference_outputs();
+    // Seed 3 draws every kind of fault at least once on this run.
+    let mut flags = vec!["--seed", "3"];
+    flags.extend(FAULT_MIX);
+    let mock = Mock::start(&flags);
+    let tools = Tools::new(&FAST_RETRIES);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let seed = sample_seed();
+    let vars = small_vars(seed.to_str().expect("utf8"), out.to_str().expect("utf8"));
+    let run = generate_all(&mock, &tools, &vars);
+    assert!(run.status.success(), "faulty run failed: {}", stderr(&run));
+    let stats = mock.stats();
+    for kind in ["429", "500", "503", "drop", "hang", "malformed", "empty"] {
+        assert!(
+            count(&stats, &format!("/faults/{kind}")) > 0,
+            "seed 3 should inject a '{kind}' fault: {stats}"
+        );
+    }
+    assert_same_outputs(&reference, &outputs(&out), "with faults");
+    assert_eq!(
+        count(&stats, "/repeated_ok"),
+        0,
+        "a request answered once was asked again: {stats}"
+    );
+}
+
+#[test]
+fn replies_cut_short_or_empty_are_retried_and_never_kept() {
+    let reference = reference_outputs();
+    // A fifth of replies cut at "max tokens", a fifth empty: each is retried until whole.
+    let mock = Mock::start(&[
+        "--seed",
+        "5",
+        "--fault-length",
+        "0.2",
+        "--fault-empty",
+        "0.2",
+    ]);
+    let tools = Tools::new(&FAST_RETRIES);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let seed = sample_seed();
+    let vars = small_vars(seed.to_str().expect("utf8"), out.to_str().expect("utf8"));
+    let run = generate_all(&mock, &tools, &vars);
+    assert!(run.status.success(), "run failed: {}", stderr(&run));
+    let stats = mock.stats();
+    assert!(count(&stats, "/faults/length") > 0 && count(&stats, "/faults/empty") > 0);
+    assert_same_outputs(&reference, &outputs(&out), "with cut and empty replies");
+}
+
+#[test]
+fn replies_that_stay_cut_or_empty_are_rejected_with_the_reason() {
+    // Every reply is cut or empty, more times than llm-call tries: each record must be
+    // rejected, named, and nothing may reach gen.jsonl.
+    for (fault, reason) in [("--fault-length", "cut"), ("--fault-empty", "empty")] {
+        let mock = Mock::start(&[fault, "1", "--max-faults-per-request", "100"]);
+        let mut flags = FAST_RETRIES.to_vec();
+        flags.extend(["--max-attempts", "2"]);
+        let tools = Tools::new(&flags);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        let seed = sample_seed();
+        let vars = small_vars(seed.to_str().expect("utf8"), out.to_str().expect("utf8"));
+        let run = just_cmd(&mock.base_url, tools.path(), &vars, "key-facts")
+            .output()
+            .expect("just");
+        let dataset = out.join("key_facts_to_qa");
+        let rejects = read_jsonl(&dataset.join("rejects.jsonl"));
+        assert_eq!(
+            rejects.len(),
+            3,
+            "{fault}: every seed row is a reject: {}",
+            stderr(&run)
+        );
+        for reject in &rejects {
+            let why = reject
+                .pointer("/_reject/reason")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            assert!(why.contains(reason), "{fault}: reason '{why}'");
+        }
+        let kept = std::fs::read_to_string(dataset.join("gen.jsonl")).unwrap_or_default();
+        assert_eq!(kept, "", "{fault}: nothing may pass as data");
+    }
+}
+
+#[test]
+fn a_teacher_that_is_down_fails_the_run_within_seconds_and_writes_nothing() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let base_url = format!("http://127.0.0.1:{port}/v1");
+    let tools = Tools::new(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let seed = sample_seed();
+    let vars = small_vars(seed.to_str().expect("utf8"), out.to_str().expect("utf8"));
+    let started = Instant::now();
+    let run = just_cmd(&base_url, tools.path(), &vars, "generate-all")
+        .output()
+        .expect("just");
+    let took = started.elapsed();
+    let err = stderr(&run);
+    assert!(!run.status.success(), "a down teacher must fail the run");
+    assert!(
+        took < Duration::from_secs(15),
+        "took {took:?} to notice the teacher is down: {err}"
+    );
+    assert!(
+        err.contains("cannot reach the teacher") && err.contains("TEACHER_MODEL_BASE_URL"),
+        "the message should say the teacher is unreachable and where it is set: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    for dataset in DATASETS {
+        let folder = out.join(dataset);
+        assert!(!folder.join("gen.jsonl").exists(), "{dataset}: gen.jsonl");
+        assert!(
+            !folder.join(".gen.jsonl.partial").exists(),
+            "{dataset}: partial"
+        );
+    }
+}
+
+#[test]
+fn a_teacher_that_goes_silent_costs_at_most_half_the_run_again() {
+    if !justfile_has("idle_timeout") {
+        eprintln!("skipped: the Justfile has no idle_timeout yet");
+        return;
+    }
+    // Replies take long enough that the run lasts several idle timeouts.
+    let latency = ["--latency-base-ms", "250"];
+    let clean_mock = Mock::start(&latency);
+    let mut flags = vec![
+        "--seed",
+        "11",
+        "--fault-hang",
+        "0.003",
+        "--hang-secs",
+        "600",
+    ];
+    flags.extend(latency);
+    let hang_mock = Mock::start(&flags);
+    let tools = Tools::new(&["--retry-base-ms", "20", "--retry-max-ms", "200"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seed = sample_seed();
+    let mut walls = Vec::new();
+    for (name, mock) in [("clean", &clean_mock), ("hangs", &hang_mock)] {
+        let out = dir.path().join(name);
+        let vars = [
+            ("seed", seed.to_str().expect("utf8")),
+            ("out", out.to_str().expect("utf8")),
+            ("n_summaries", "6"),
+            ("concurrency", "8"),
+            ("idle_timeout", "2"),
+        ];
+        let started = Instant::now();
+        let run = generate_all(mock, &tools, &vars);
+        walls.push(started.elapsed());
+        assert!(run.status.success(), "{name} run failed: {}", stderr(&run));
+    }
+    let stats = hang_mock.stats();
+    assert!(
+        count(&stats, "/faults/hang") > 0,
+        "seed 11 should hang at least one request: {stats}"
+    );
+    assert!(
+        walls[1].as_secs_f64() <= walls[0].as_secs_f64() * 1.5,
+        "silent replies held the run: {:?} with hangs vs {:?} clean",
+        walls[1],
+        walls[0]
+    );
+    assert_same_outputs(
+        &outputs(&dir.path().join("clean")),
+        &outputs(&dir.path().join("hangs")),
+        "with silent replies",
+    );
+}
