@@ -22,6 +22,10 @@ subsample := "0"
 reasoning := "off"
 # Upper bound on every stage's max tokens (0 = the recipe defaults); the demo uses it.
 token_cap := "0"
+# Seconds a streamed reply may stay silent before llm-call abandons and retries it.
+idle_timeout := "30"
+# Extra flags for every llm-call stage (e.g. "--retry-base-ms 100 --max-attempts 4").
+llm_flags := ""
 # The sample seed shipped with ktpipe, for demos and tests.
 sample_seed := "tests/fixtures/sample_seed.jsonl"
 
@@ -33,8 +37,8 @@ document_question_tokens := if reasoning == "on" { "2048" } else { "256" }
 answer_reasoning := if reasoning == "on" { "--reasoning-to parse_response_dict_reasoning_content" } else { "" }
 seed_flags := if subsample == "0" { "" } else { "--sample " + subsample }
 qa_fields := "--require icl_document --require icl_query_1 --require icl_query_2 --require icl_query_3"
-setup := "source " + quote(root / "scripts/recipe-lib.sh") + "; cd " + quote(root) + "; export PATH=" + quote(bin) + ":$PATH; KTP_ROOT=" + quote(root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_LLM_FLAGS=(--cache " + quote(out / "cache.sqlite") + " --shared-budget " + quote(out / ".budget") + " --concurrency " + concurrency + ")"
-vars := "seed=" + quote(seed) + " out=" + quote(out) + " n_summaries=" + n_summaries + " concurrency=" + concurrency + " subsample=" + subsample + " reasoning=" + reasoning + " token_cap=" + token_cap
+setup := "source " + quote(root / "scripts/recipe-lib.sh") + "; cd " + quote(root) + "; export PATH=" + quote(bin) + ":$PATH; KTP_ROOT=" + quote(root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_LLM_FLAGS=(--cache " + quote(out / "cache.sqlite") + " --shared-budget " + quote(out / ".budget") + " --concurrency " + concurrency + " --idle-timeout " + idle_timeout + " " + llm_flags + ")"
+vars := "seed=" + quote(seed) + " out=" + quote(out) + " n_summaries=" + n_summaries + " concurrency=" + concurrency + " subsample=" + subsample + " reasoning=" + reasoning + " token_cap=" + token_cap + " idle_timeout=" + idle_timeout + " llm_flags=" + quote(llm_flags)
 
 # List the recipes.
 default:
