@@ -2,9 +2,12 @@
 //! and the built binaries against the mock teacher on loopback, as a user runs them.
 
 mod recipes {
+    mod bad_input;
     mod crashes;
     mod datasets;
     pub mod harness;
+    mod hostile;
     mod pipelines;
     mod reliability;
+    mod secrets;
 }

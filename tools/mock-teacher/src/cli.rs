@@ -84,6 +84,9 @@ pub struct Cli {
     /// Answer this share of choices in plain prose that ignores the asked-for format.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub off_format: f64,
+    /// Echo a refused request's headers and body (the API key included) in its 401 error.
+    #[arg(long)]
+    pub echo_request: bool,
 }
 
 impl Cli {
@@ -153,6 +156,7 @@ impl Cli {
             ignore_n: self.ignore_n,
             require_key: self.require_key.clone(),
             off_format: self.off_format,
+            echo_request: self.echo_request,
         })
     }
 }

@@ -51,6 +51,9 @@ pub struct Config {
     /// Share of choices answered in plain prose that ignores the requested format, like a
     /// weak teacher. Decided per prompt and choice, so a retry or a rerun gets the same.
     pub off_format: f64,
+    /// When set, a refused request (401) gets its own headers and body echoed in the error
+    /// message, as careless servers and proxies do: a client must not pass that on.
+    pub echo_request: bool,
 }
 
 /// Probability of each fault per request, each in `[0, 1]`; they are tried in field order.
@@ -89,6 +92,7 @@ impl Default for Config {
             ignore_n: false,
             require_key: None,
             off_format: 0.0,
+            echo_request: false,
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::body::{Aborted, ReplyBody};
 use crate::faults::Ledger;
 use crate::stats::Stats;
 use crate::{Config, reply};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
@@ -80,7 +81,12 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Rep
             let guard = state.stats.arrive();
             if !authorized(&state.config, &req) {
                 state.stats.unauthorized();
-                let body = error_body("invalid api key", "authentication_error");
+                let message = if state.config.echo_request {
+                    echo(req).await
+                } else {
+                    "invalid api key".to_string()
+                };
+                let body = error_body(&message, "authentication_error");
                 return Ok(json_response(StatusCode::UNAUTHORIZED, body).map(|b| b.guarded(guard)));
             }
             reply::chat(state, req, guard).await
@@ -111,6 +117,23 @@ fn authorized(config: &Config, req: &Request<Incoming>) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|given| given == key)
+}
+
+/// "invalid api key" followed by the request's headers and body, as a careless server
+/// echoes them.
+async fn echo(req: Request<Incoming>) -> String {
+    let mut text = String::from("invalid api key; request was:");
+    for (name, value) in req.headers() {
+        text.push_str(&format!(
+            " {name}: {}",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    if let Ok(body) = req.into_body().collect().await {
+        text.push(' ');
+        text.push_str(&String::from_utf8_lossy(&body.to_bytes()));
+    }
+    text
 }
 
 /// An OpenAI-style error object.
