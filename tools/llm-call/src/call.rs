@@ -77,6 +77,9 @@ pub struct Ctx {
     pub allow_truncated: bool,
     /// Consecutive failed attempts before a record is given up.
     pub max_attempts: u32,
+    /// Attempts for a record whose replies keep coming back empty or cut: unlike an
+    /// outage, asking again rarely helps, so it is given up sooner.
+    pub max_content_attempts: u32,
     /// Retry delays.
     pub backoff: Backoff,
     /// Requests in flight.
@@ -231,7 +234,12 @@ impl Ctx {
                 };
             }
             failures += 1;
-            if failures >= self.max_attempts {
+            let limit = if failure.is_content() {
+                self.max_content_attempts.min(self.max_attempts)
+            } else {
+                self.max_attempts
+            };
+            if failures >= limit {
                 return Ending::Failed {
                     reason: format!("teacher request failed after {failures} attempts: {failure}"),
                     teacher_fault: !failure.is_content(),

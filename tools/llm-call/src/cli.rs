@@ -181,6 +181,11 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..), help_heading = "Retries")]
     pub max_attempts: u32,
 
+    /// Attempts for a request whose replies come back empty or cut at max tokens.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Retries")]
+    pub max_content_attempts: u32,
+
     /// First retry delay in milliseconds; doubles per attempt, with full jitter.
     #[arg(
         long,

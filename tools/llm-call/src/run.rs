@@ -108,6 +108,7 @@ fn prepare(
         n: cli.n,
         allow_truncated: cli.allow_truncated,
         max_attempts: cli.max_attempts,
+        max_content_attempts: cli.max_content_attempts,
         backoff: Backoff {
             base: Duration::from_millis(cli.retry_base_ms),
             max: Duration::from_millis(cli.retry_max_ms),
