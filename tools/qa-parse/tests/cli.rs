@@ -5,6 +5,7 @@
 
 mod cli {
     pub mod conformance;
+    mod properties;
     pub mod support;
 }
 
