@@ -28,6 +28,10 @@ idle_timeout := "30"
 llm_flags := ""
 # The sample seed shipped with ktpipe, for demos and tests.
 sample_seed := "tests/fixtures/sample_seed.jsonl"
+# generate-sharded: shards of the seed (by seed_id), each a generate-all of its own.
+shards := "4"
+# generate-sharded: GNU parallel sshlogins, comma-separated, or an --sshloginfile ("" = here).
+hosts := ""
 
 root := justfile_directory()
 bin := env_var_or_default("KTPIPE_BIN", root / "target/release")
@@ -78,6 +82,11 @@ document-qa: _build (_check qa_fields) _document-qa
 # generate-all on the sample seed shipped in tests/fixtures.
 generate-sample:
     {{quote(just_executable())}} --justfile {{quote(justfile())}} {{vars}} seed={{quote(sample_seed)}} generate-all
+
+# generate-all on `shards` shards of the seed with GNU parallel (over ssh on `hosts`), merged into out/*/gen.jsonl.
+generate-sharded: _build (_check qa_fields)
+    KTP_ROOT={{quote(root)}} KTP_JUST={{quote(just_executable())}} KTP_BIN={{quote(bin)}} \
+      {{quote(root / "scripts/shard-run")}} {{quote(out)}} {{quote(seed)}} {{quote(shards)}} {{quote(hosts)}} {{vars}}
 
 # Run the mock teacher on loopback (prints its base URL), for trying ktpipe without an endpoint.
 mock-teacher *args: _build

@@ -10,4 +10,5 @@ mod recipes {
     mod pipelines;
     mod reliability;
     mod secrets;
+    mod sharded;
 }
