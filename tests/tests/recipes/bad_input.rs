@@ -154,7 +154,6 @@ fn duplicate_rows_are_kept_with_a_warning() {
 /// Found by this suite: identical requests in flight at the same time are each sent, as
 /// the cache only answers once the first reply is stored. See RELIABILITY.md.
 #[test]
-#[ignore = "llm-call does not yet share one reply among identical in-flight requests"]
 fn duplicate_rows_cost_one_set_of_requests() {
     let (mock, _dir, run) = run_duplicates();
     assert!(run.status.success(), "{}", stderr(&run));

@@ -22,8 +22,15 @@ mod tests {
         let env = environment();
         let ok = env.render_str("{{ a }}", minijinja::context! { a => "<b> & 'c'" });
         assert_eq!(ok.unwrap(), "<b> & 'c'");
-        assert!(env.render_str("{{ missing }}", minijinja::context! {}).is_err());
+        assert!(
+            env.render_str("{{ missing }}", minijinja::context! {})
+                .is_err()
+        );
         let expr = env.compile_expression("x == \"YES\"").unwrap();
-        assert!(expr.eval(minijinja::context! { x => "YES" }).unwrap().is_true());
+        assert!(
+            expr.eval(minijinja::context! { x => "YES" })
+                .unwrap()
+                .is_true()
+        );
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::{Notify, watch};
 use crate::budget::Budget;
 use crate::cache::{Call, Row};
 use crate::client::{Client, Failure};
+use crate::inflight::{self, Inflight, Role};
 use crate::progress::{Counters, bump};
 use crate::records::{self, Fields};
 use crate::reply::{Choice, Reply};
@@ -94,6 +95,8 @@ pub struct Ctx {
     pub fatal: Fatal,
     /// Whether the teacher has been reached yet, to tell a down teacher from a flaky one.
     pub reach: Reach,
+    /// Keys being asked for now, so identical requests are paid for once.
+    pub inflight: Inflight,
 }
 
 /// How long connections may fail, before any request has reached the teacher, until the
@@ -133,9 +136,29 @@ enum Ending {
 /// Finds every choice of `job` and says what to write.
 pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
     let n = ctx.n as usize;
+    let mut cached = job.cached;
+    let role = job
+        .key
+        .as_ref()
+        .filter(|_| cached.len() < n)
+        .map(|key| ctx.inflight.join(key));
+    let leader = match role {
+        Some(Role::Leader(leader)) => Some(leader),
+        Some(Role::Follower(rx)) => {
+            let shared = tokio::select! {
+                () = stopped(&ctx.stop) => None,
+                shared = inflight::wait(rx) => shared,
+            };
+            if let Some(shared) = shared {
+                cached.extend(shared.iter().cloned());
+            }
+            None
+        }
+        None => None,
+    };
     let mut slots: Vec<Option<Choice>> = (0..n).map(|_| None).collect();
     let mut hits = 0;
-    for (idx, choice) in job.cached {
+    for (idx, choice) in cached {
         if let Some(slot) = slots.get_mut(idx as usize)
             && (ctx.allow_truncated || !choice.is_truncated())
         {
@@ -151,6 +174,10 @@ pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
         .enumerate()
         .filter_map(|(i, c)| c.map(|c| (i as u32, c)))
         .collect();
+    if let (Some(leader), Ending::Complete) = (&leader, &ending) {
+        leader.share(&got);
+    }
+    drop(leader);
     match ending {
         Ending::Complete => Outcome::Emit(records::build(located.record, got, &ctx.fields)),
         Ending::Stopped => Outcome::Unfinished,

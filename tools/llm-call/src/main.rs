@@ -10,6 +10,7 @@ mod config;
 mod dotenv;
 mod endpoints;
 mod feed;
+mod inflight;
 mod progress;
 mod records;
 mod reply;

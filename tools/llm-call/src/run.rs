@@ -119,6 +119,7 @@ fn prepare(
         stop: stop_rx,
         fatal: call::Fatal::default(),
         reach: call::Reach::default(),
+        inflight: crate::inflight::Inflight::default(),
     });
     let halt = Arc::new(AtomicBool::new(false));
     let parts = Parts {
