@@ -33,9 +33,11 @@ stage() {
   local rc=0
   "$tool" "$@" "${extra[@]}" --stage "$KTP_DATASET/$name" \
     --stats "$KTP_STAGES/$name.stats.json" --rejects "$KTP_STAGES/$name.rejects.jsonl" || rc=$?
-  # Exit 1 with a summary written means the stage finished but set records aside (they are
-  # in its rejects file); anything else is a failed stage.
-  if [ "$rc" -ne 0 ] && ! { [ "$rc" -eq 1 ] && [ -f "$KTP_STAGES/$name.stats.json" ]; }; then
+  # Records a stage sets aside as data (off-format replies, unfaithful answers) go to its
+  # rejects file with exit 0; a non-zero exit is a failure (records lost to a teacher
+  # outage, bad input, a crash) and fails the recipe, so gen.jsonl is never published
+  # without them. A rerun answers what was finished from the cache.
+  if [ "$rc" -ne 0 ]; then
     echo "$name (exit $rc)" >>"$KTP_STAGES/failed"
     return "$rc"
   fi

@@ -265,3 +265,31 @@ fn off_format_replies_become_rejects_with_reasons_and_the_rest_is_kept() {
     let off = count(&stats, "/faults/off_format");
     assert!(off > 0, "the mock should have answered off-format: {stats}");
 }
+
+#[test]
+fn records_lost_to_a_failing_teacher_fail_the_recipe_and_publish_nothing() {
+    let mock = Mock::start(&["--fault-500", "1", "--max-faults-per-request", "1000"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let seed = sample_seed();
+    let run = just(
+        &mock,
+        &[
+            ("seed", seed.to_str().expect("utf8")),
+            ("out", out.to_str().expect("utf8")),
+            (
+                "llm_flags",
+                "--retry-base-ms 1 --retry-max-ms 5 --max-attempts 3",
+            ),
+        ],
+        "document-qa",
+    );
+    assert!(!run.status.success());
+    let err = stderr(&run);
+    assert!(
+        err.contains("failed at stage questions"),
+        "the stage should be named: {err}"
+    );
+    assert!(err.contains("HTTP 500"), "the cause should be shown: {err}");
+    assert!(!out.join("document_based_qa/gen.jsonl").exists());
+}
