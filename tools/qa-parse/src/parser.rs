@@ -26,12 +26,25 @@ pub enum Method {
 pub struct Parser {
     method: Method,
     cleanup: Vec<String>,
+    fallback: Option<Pattern>,
 }
 
 impl Parser {
     /// A parser with the given method and cleanup strings (removed from every value).
     pub fn new(method: Method, cleanup: Vec<String>) -> Self {
-        Parser { method, cleanup }
+        Parser {
+            method,
+            cleanup,
+            fallback: None,
+        }
+    }
+
+    /// The same parser, trying `pattern` on a text where the method finds nothing: a
+    /// teacher that forgets the tags (a numbered list of questions, a bare YES) still
+    /// gives its values. Its capture groups fill the same columns.
+    pub fn with_fallback(mut self, pattern: Pattern) -> Self {
+        self.fallback = Some(pattern);
+        self
     }
 
     /// How many columns (target fields) this parser fills.
@@ -75,8 +88,21 @@ impl Parser {
     pub fn rows(&self, text: &str, field: &str) -> Result<Vec<Vec<String>>, String> {
         let columns = self.columns(text)?;
         let rows = zip_shortest(&columns);
+        if !rows.is_empty() {
+            return Ok(rows);
+        }
+        let reason = self.nothing_found(&columns, field);
+        let Some(fallback) = &self.fallback else {
+            return Err(reason);
+        };
+        let found: Vec<Vec<String>> = fallback
+            .columns(text)?
+            .into_iter()
+            .map(|column| column.iter().map(|v| self.clean(v)).collect())
+            .collect();
+        let rows = zip_shortest(&found);
         if rows.is_empty() {
-            return Err(self.nothing_found(&columns, field));
+            return Err(format!("{reason}, nor any --fallback-regex match"));
         }
         Ok(rows)
     }

@@ -297,6 +297,73 @@ fn cleanup_strings_are_removed() {
 }
 
 #[test]
+fn the_fallback_pattern_applies_only_when_the_tags_find_nothing() {
+    let args = [
+        "--start",
+        "[QUESTION]",
+        "--end",
+        "[END]",
+        "--to",
+        "question",
+        "--fallback-regex",
+        r"(?m)^[ \t]*(?:\d+[.)][ \t]+)?([^\n]+\?)[ \t]*$",
+        "--rejects",
+        "rejects.jsonl",
+    ];
+    let input = [
+        json!({"response": "[QUESTION] Tagged? [END] 1. Not taken?"}),
+        json!({"response": "Here you go:\n1. Why do tides rise?\n2) When is slack water?\nThanks."}),
+        json!({"response": "No questions at all."}),
+    ]
+    .iter()
+    .map(|r| format!("{r}\n"))
+    .collect::<String>();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("qa-parse")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(args)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let got: Vec<_> = records(&out)
+        .iter()
+        .map(|r| r["question"].clone())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            json!("Tagged?"),
+            json!("Why do tides rise?"),
+            json!("When is slack water?")
+        ]
+    );
+    let rejects = std::fs::read_to_string(dir.path().join("rejects.jsonl")).unwrap();
+    assert!(
+        rejects.contains("nor any --fallback-regex match"),
+        "{rejects}"
+    );
+    // A fallback whose groups do not fit the --to fields is refused up front.
+    let bad = Command::cargo_bin("qa-parse")
+        .unwrap()
+        .args([
+            "--start",
+            "a",
+            "--end",
+            "b",
+            "--to",
+            "x",
+            "--fallback-regex",
+            "(a)(b)",
+        ])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
 fn inconsistent_flags_exit_2_before_reading_input() {
     for args in [
         &["--start", "a", "--to", "x"][..],
