@@ -40,6 +40,10 @@ summary_question_tokens := if reasoning == "on" { "1024" } else { "256" }
 document_question_tokens := if reasoning == "on" { "2048" } else { "256" }
 answer_reasoning := if reasoning == "on" { "--reasoning-to parse_response_dict_reasoning_content" } else { "" }
 seed_flags := if subsample == "0" { "" } else { "--sample " + subsample }
+# When a teacher forgets the tags: question lines ending in '?' (numbered, bulleted or
+# bare), and an explanation whose last word is the verdict.
+question_lines := '(?m)^[ \t]*(?:\[QUESTION\][ \t]*)?(?:\d+[.)][ \t]+|[-*][ \t]+)?([^\n\[\]]{8,}\?)[ \t]*$'
+verdict_line := '(?is)^(.*?)[\s*_]*(?:\[Start of Answer\])?[\s*_]*\b(yes|no)\b[\s.!*_]*(?:\[End of Answer\])?\s*\z'
 qa_fields := "--require icl_document --require icl_query_1 --require icl_query_2 --require icl_query_3"
 setup := "source " + quote(root / "scripts/recipe-lib.sh") + "; cd " + quote(root) + "; export PATH=" + quote(bin) + ":$PATH; KTP_ROOT=" + quote(root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_LLM_FLAGS=(--cache " + quote(out / "cache.sqlite") + " --shared-budget " + quote(out / ".budget") + " --concurrency " + concurrency + " --idle-timeout " + idle_timeout + " " + llm_flags + ")"
 vars := "seed=" + quote(seed) + " out=" + quote(out) + " n_summaries=" + n_summaries + " concurrency=" + concurrency + " subsample=" + subsample + " reasoning=" + reasoning + " token_cap=" + token_cap + " idle_timeout=" + idle_timeout + " llm_flags=" + quote(llm_flags)
@@ -123,6 +127,7 @@ _summary-qa dataset prompt:
       | stage question-prompts prompt-render --template prompts/questions.yaml \
       | stage questions llm-call --temperature 0.7 --max-tokens "$(cap {{summary_question_tokens}})" --to question_list --no-index \
       | stage question-split qa-parse --from question_list --start '[QUESTION]' --end '[END]' --to question \
+          --fallback-regex {{quote(question_lines)}} \
       | stage answer-prompts prompt-render --template prompts/answer.yaml \
       | stage answers llm-call --temperature 0.7 --max-tokens "$(cap 4096)" --to response {{answer_reasoning}} --no-index \
       | stage judge-prompts prompt-render --template prompts/faithfulness.yaml \
@@ -130,6 +135,8 @@ _summary-qa dataset prompt:
       | stage judgment-split qa-parse --from judgment --no-index \
           --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
           --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
+          --fallback-regex {{quote(verdict_line)}} \
+          --cleanup '[Start of Explanation]' --cleanup '[End of Explanation]' \
           --normalize faithfulness_judgment \
       | stage faithful jsonl-split --where 'faithfulness_judgment == "YES"' \
       >"$KTP_DIR/.gen.jsonl.partial"
@@ -166,6 +173,7 @@ _document-qa:
       | stage question-prompts prompt-render --template prompts/questions.yaml \
       | stage questions llm-call --temperature 1.0 --max-tokens "$(cap {{document_question_tokens}})" --to question_list --no-index \
       | stage question-split qa-parse --from question_list --start '[QUESTION]' --end '[END]' --to question \
+          --fallback-regex {{quote(question_lines)}} \
       | stage answer-prompts prompt-render --template prompts/answer.yaml \
       | stage answers llm-call --temperature 1.0 --max-tokens "$(cap 4096)" --to response {{answer_reasoning}} --no-index \
       | stage judge-prompts prompt-render --template prompts/faithfulness.yaml \
@@ -173,6 +181,8 @@ _document-qa:
       | stage judgment-split qa-parse --from judgment --no-index \
           --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
           --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
+          --fallback-regex {{quote(verdict_line)}} \
+          --cleanup '[Start of Explanation]' --cleanup '[End of Explanation]' \
           --normalize faithfulness_judgment \
       | stage faithful jsonl-split --where 'faithfulness_judgment == "YES"' \
       >"$KTP_DIR/.gen.jsonl.partial"
