@@ -33,6 +33,8 @@ pub struct ChatRequest {
     pub max_tokens: Option<u64>,
     /// Whether the reply is streamed as server-sent events.
     pub stream: bool,
+    /// `stream_options.include_usage`: a streamed reply ends with a usage chunk.
+    pub include_usage: bool,
     /// The prompt kind.
     pub kind: Kind,
     /// Text of the last user message (the source of reply words).
@@ -117,6 +119,11 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, String> {
         n,
         max_tokens: obj.get("max_tokens").and_then(Value::as_u64),
         stream: obj.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        include_usage: obj
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         kind: Kind::detect(&all_text),
         prompt_tokens: tokens(&all_text),
         last_user,
@@ -237,6 +244,27 @@ pub fn stream_events(id: &str, model: &str, choices: &[Choice]) -> Vec<Bytes> {
     }
     events.push(Bytes::from_static(b"data: [DONE]\n\n"));
     events
+}
+
+/// The last chunk of a stream asked to include usage: no choices, the token counts.
+pub fn usage_event(id: &str, model: &str, prompt_tokens: u64, choices: &[Choice]) -> Bytes {
+    let completion_tokens: u64 = choices.iter().map(|c| tokens(&c.content)).sum();
+    let body = json!({
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    });
+    let mut event = b"data: ".to_vec();
+    event.extend_from_slice(&serde_json::to_vec(&body).unwrap_or_default());
+    event.extend_from_slice(b"\n\n");
+    Bytes::from(event)
 }
 
 fn chunk(id: &str, model: &str, index: usize, delta: Value, finish: Value) -> Bytes {

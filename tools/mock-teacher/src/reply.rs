@@ -218,7 +218,13 @@ impl Replier {
     }
 
     fn events(&self, choices: &[Choice]) -> Vec<Bytes> {
-        chat::stream_events(&self.id(), &self.model(), choices)
+        let mut events = chat::stream_events(&self.id(), &self.model(), choices);
+        if self.req.include_usage {
+            let usage =
+                chat::usage_event(&self.id(), &self.model(), self.req.prompt_tokens, choices);
+            events.insert(events.len() - 1, usage);
+        }
+        events
     }
 }
 
