@@ -7,6 +7,7 @@ mod recipes {
     mod datasets;
     pub mod harness;
     mod hostile;
+    mod local_teacher;
     mod pipelines;
     mod reliability;
     mod secrets;

@@ -229,6 +229,8 @@ fn a_malformed_seed_row_stops_the_run_before_any_request() {
 
 #[test]
 fn off_format_replies_become_rejects_with_reasons_and_the_rest_is_kept() {
+    // Off-format replies here are prose with no question lines and no closing verdict, so
+    // neither the tags nor the fallback patterns find anything in them.
     let mock = Mock::start(&["--off-format", "0.3", "--seed", "7"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
@@ -240,12 +242,16 @@ fn off_format_replies_become_rejects_with_reasons_and_the_rest_is_kept() {
             ("out", out.to_str().expect("utf8")),
             ("n_summaries", "3"),
         ],
-        "document-qa",
+        "extractive-summary",
     );
-    assert!(run.status.success(), "document-qa failed: {}", stderr(&run));
-    let kept = rows(&out, "document_based_qa");
-    assert_mixing_ready("document_based_qa", &kept);
-    let rejects = read_jsonl(&out.join("document_based_qa").join("rejects.jsonl"));
+    assert!(
+        run.status.success(),
+        "extractive-summary failed: {}",
+        stderr(&run)
+    );
+    let kept = rows(&out, "extractive_summary");
+    assert_mixing_ready("extractive_summary", &kept);
+    let rejects = read_jsonl(&out.join("extractive_summary").join("rejects.jsonl"));
     let reasons: Vec<&str> = rejects
         .iter()
         .filter_map(|r| r.pointer("/_reject/reason").and_then(Value::as_str))
