@@ -100,6 +100,10 @@ mock-teacher *args: _build
 test:
     scripts/test
 
+# Benchmarks generate-all against the latency mock (see BENCHMARKS.md).
+bench:
+    scripts/bench
+
 # The demo on the embedded local teacher (installs it on first use).
 demo:
     scripts/demo
