@@ -9,32 +9,18 @@ mod edges;
 mod files;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::process::{Command as StdCommand, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use ktpipe_testkit::{self as kit, parse_records, stderr};
 use serde_json::{Value, json};
 
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("jsonl-split")
+}
+
 fn split() -> Command {
-    let mut cmd = Command::cargo_bin("jsonl-split").expect("binary built");
-    cmd.env_remove("TEACHER_MODEL_BASE_URL")
-        .env_remove("TEACHER_MODEL_NAME")
-        .env_remove("TEACHER_MODEL_API_KEY");
-    cmd
-}
-
-fn lines(bytes: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(bytes)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSONL"))
-        .collect()
-}
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    kit::assert_command(&bin())
 }
 
 /// Every file under `dir`, relative, sorted.
@@ -60,30 +46,20 @@ const JUDGED: &str = "{\"q\":1,\"j\":\"YES\"}\n{\"q\":2,\"j\":\"NO\"}\n{\"q\":3,
 
 #[test]
 fn help_has_summary_and_examples() {
-    let out = split().arg("--help").output().expect("runs");
-    assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        help.contains("Split a JSONL stream by predicate, destination file, shard or list element")
-    );
-    for flag in [
-        "--where",
-        "--drop",
-        "--out",
-        "--out-dir",
-        "--shards",
-        "--key",
-        "--explode",
-    ] {
-        assert!(help.contains(flag), "missing {flag}");
-    }
-    assert!(
-        help.contains("Examples:\n  # Keep faithful answers"),
-        "{help}"
-    );
-    assert!(
-        help.contains("jsonl-split --explode key_fact --shards 8"),
-        "{help}"
+    kit::check_help_mentions(
+        &bin(),
+        &[
+            "Split a JSONL stream by predicate, destination file, shard or list element",
+            "--where",
+            "--drop",
+            "--out",
+            "--out-dir",
+            "--shards",
+            "--key",
+            "--explode",
+            "Examples:\n  # Keep faithful answers",
+            "jsonl-split --explode key_fact --shards 8",
+        ],
     );
 }
 
@@ -97,10 +73,13 @@ fn where_keeps_matches_and_rejects_the_rest_with_the_reason() {
         .write_stdin(JUDGED)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let kept: Vec<Value> = lines(&out.stdout).iter().map(|r| r["q"].clone()).collect();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kept: Vec<Value> = parse_records(&out.stdout)
+        .iter()
+        .map(|r| r["q"].clone())
+        .collect();
     assert_eq!(kept, [json!(1), json!(3)]);
-    let rejected = lines(&std::fs::read(&rejects).expect("rejects"));
+    let rejected = parse_records(&std::fs::read(&rejects).expect("rejects"));
     assert_eq!(rejected[0]["q"], 2);
     assert_eq!(
         rejected[0]["_reject"]["reason"],
@@ -117,8 +96,8 @@ fn where_without_rejects_reports_and_exits_1_and_drop_discards() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("jsonl-split: <stdin>:2: did not match --where 'j == 'YES''"));
-    assert_eq!(lines(&out.stdout).len(), 2);
+    assert!(stderr(&out).contains("jsonl-split: <stdin>:2: did not match --where 'j == 'YES''"));
+    assert_eq!(parse_records(&out.stdout).len(), 2);
 
     let out = split()
         .args(["--where", "j == 'YES'", "--drop"])
@@ -126,11 +105,11 @@ fn where_without_rejects_reports_and_exits_1_and_drop_discards() {
         .output()
         .expect("runs");
     assert!(out.status.success());
-    assert_eq!(lines(&out.stdout).len(), 2);
+    assert_eq!(parse_records(&out.stdout).len(), 2);
     assert!(
-        stderr_of(&out).contains("3 in, 2 out, 0 rejected, 1 dropped"),
+        stderr(&out).contains("3 in, 2 out, 0 rejected, 1 dropped"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
 }
 
@@ -147,10 +126,10 @@ fn a_missing_field_rejects_the_record_naming_the_field() {
         "an error is not a non-match, even with --drop"
     );
     assert!(
-        stderr_of(&out)
+        stderr(&out)
             .contains("<stdin>:1: --where 'j == 'YES'' needs field 'j', which the record lacks")
     );
-    assert_eq!(lines(&out.stdout).len(), 1);
+    assert_eq!(parse_records(&out.stdout).len(), 1);
 }
 
 #[test]
@@ -162,7 +141,7 @@ fn a_bad_expression_exits_2_before_reading() {
             .output()
             .expect("runs");
         assert_eq!(out.status.code(), Some(2), "{expr}");
-        let err = stderr_of(&out);
+        let err = stderr(&out);
         assert!(
             err.starts_with(&format!("jsonl-split: --where '{expr}'")),
             "{err}"
@@ -214,8 +193,8 @@ fn explode_then_where_with_index_empty_lists_and_non_lists() {
         .write_stdin(input)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let rows = lines(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = parse_records(&out.stdout);
     assert_eq!(
         rows,
         [
@@ -229,7 +208,7 @@ fn explode_then_where_with_index_empty_lists_and_non_lists() {
         ["id", "facts", "z", "facts_index"],
         "element in place, index last"
     );
-    let rejected = lines(&std::fs::read(&rejects).expect("rejects"));
+    let rejected = parse_records(&std::fs::read(&rejects).expect("rejects"));
     let reasons: Vec<&str> = rejected
         .iter()
         .map(|r| r["_reject"]["reason"].as_str().expect("r"))
@@ -246,8 +225,8 @@ fn explode_then_where_with_index_empty_lists_and_non_lists() {
         "the element record is what is rejected"
     );
     assert!(
-        stderr_of(&out).contains("3 in, 2 out, 2 rejected, 1 empty lists"),
+        stderr(&out).contains("3 in, 2 out, 2 rejected, 1 empty lists"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
 }

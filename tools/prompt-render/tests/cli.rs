@@ -3,16 +3,24 @@
 
 #![allow(clippy::unwrap_used)] // a test may unwrap: a panic is a failed case
 
-mod cli {
-    pub mod support;
-}
-
 use std::path::PathBuf;
+use std::process::Output;
 use std::time::Duration;
 
-use assert_cmd::Command;
-use cli::support::{self, records, run, stderr, stdout};
+use ktpipe_testkit::{self as kit, records, stderr, stdout};
 use serde_json::json;
+
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("prompt-render")
+}
+
+fn run(args: &[&str], stdin: impl AsRef<[u8]>) -> Output {
+    kit::run(&bin(), args, stdin)
+}
+
+fn exits_without_eof(args: &[&str]) -> Output {
+    kit::exits_without_eof(&bin(), args, Duration::from_secs(10))
+}
 
 fn fixture(name: &str) -> String {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", name]
@@ -36,27 +44,21 @@ fn seed(question: &str) -> String {
 
 #[test]
 fn help_has_summary_flags_and_examples() {
-    let out = Command::cargo_bin("prompt-render")
-        .unwrap()
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
-    for want in [
-        "Renders a YAML chat template with each record's fields into OpenAI chat messages",
-        "--template <FILE>",
-        "--to <FIELD>",
-        "--bind <VAR=FIELD>",
-        "--check",
-        "--rejects <FILE>",
-        "--stage <NAME>",
-        "--stats <FILE>",
-        "Examples:",
-        "prompt-render --template prompts/answer.yaml",
-    ] {
-        assert!(help.contains(want), "help lacks {want:?}:\n{help}");
-    }
+    kit::check_help_mentions(
+        &bin(),
+        &[
+            "Renders a YAML chat template with each record's fields into OpenAI chat messages",
+            "--template <FILE>",
+            "--to <FIELD>",
+            "--bind <VAR=FIELD>",
+            "--check",
+            "--rejects <FILE>",
+            "--stage <NAME>",
+            "--stats <FILE>",
+            "Examples:",
+            "prompt-render --template prompts/answer.yaml",
+        ],
+    );
 }
 
 #[test]
@@ -211,7 +213,7 @@ fn bad_templates_and_flags_exit_2_without_reading_stdin() {
         ),
     ];
     for (path, want) in &cases {
-        let out = support::exits_without_eof(&["--template", path], Duration::from_secs(10));
+        let out = exits_without_eof(&["--template", path]);
         assert_eq!(out.status.code(), Some(2), "{path}");
         assert!(stderr(&out).contains(want), "{path}: {}", stderr(&out));
         assert!(
@@ -227,7 +229,7 @@ fn bad_templates_and_flags_exit_2_without_reading_stdin() {
         &["--template", &t, "--bogus"],
         &[],
     ] {
-        let out = support::exits_without_eof(args, Duration::from_secs(10));
+        let out = exits_without_eof(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
 }
@@ -235,7 +237,7 @@ fn bad_templates_and_flags_exit_2_without_reading_stdin() {
 #[test]
 fn check_validates_without_reading_input() {
     let t = fixture("answer.yaml");
-    let out = support::exits_without_eof(&["--template", &t, "--check"], Duration::from_secs(10));
+    let out = exits_without_eof(&["--template", &t, "--check"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         stderr(&out).contains("variables: document, document_outline, question"),
@@ -253,48 +255,38 @@ fn empty_input_gives_empty_output() {
 
 #[test]
 fn malformed_lines_are_named_and_fail_the_run() {
-    let t = fixture("answer.yaml");
     let good = seed("q");
-    let cases: [(&[u8], &str); 3] = [
-        (b"not json\n", "not valid JSON"),
-        (b"[1]\n", "expected a JSON object, found an array"),
-        (b"{\"question\":\"\xff\"}\n", "line is not valid UTF-8"),
-    ];
-    for (bad, want) in cases {
-        let out = run(
-            &["--template", &t],
-            [good.as_bytes(), bad, good.as_bytes()].concat(),
-        );
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            stderr(&out).contains(&format!("prompt-render: <stdin>:2: {want}")),
-            "{}",
-            stderr(&out)
-        );
-        assert_eq!(records(&out).len(), 2);
-    }
-    let crlf = format!("{}\r\n{}", good.trim_end(), good.trim_end());
-    let out = run(&["--template", &t], crlf);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        records(&out).len(),
-        2,
-        "CRLF and a missing final newline are fine"
+    kit::check_malformed_lines(
+        &bin(),
+        &["--template", &fixture("answer.yaml")],
+        good.trim_end(),
+        good.trim_end(),
+    );
+}
+
+#[test]
+fn missing_final_newline_and_crlf_are_accepted() {
+    let good = seed("q");
+    kit::check_crlf_and_missing_final_newline(
+        &bin(),
+        &["--template", &fixture("answer.yaml")],
+        &[good.trim_end(), good.trim_end()],
     );
 }
 
 #[test]
 fn closed_stdout_ends_quietly() {
-    let out = support::closed_stdout(&["--template", &fixture("answer.yaml")], &seed("q"));
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stderr(&out), "");
+    kit::check_closed_stdout_is_quiet(
+        &bin(),
+        &["--template", &fixture("answer.yaml")],
+        &seed("q"),
+        200_000,
+    );
 }
 
 #[test]
 fn records_stream_before_input_ends() {
-    let got = support::first_line_arrives_before_eof(
-        &["--template", &fixture("answer.yaml")],
-        &seed("q"),
-    );
+    let got =
+        kit::check_streams_before_eof(&bin(), &["--template", &fixture("answer.yaml")], &seed("q"));
     assert!(got.contains("\"messages\":[{\"role\":\"system\""), "{got}");
 }

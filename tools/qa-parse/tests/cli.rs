@@ -6,12 +6,22 @@
 mod cli {
     pub mod conformance;
     mod properties;
-    pub mod support;
 }
 
-use assert_cmd::Command;
-use cli::support::{self, records, run, stderr, stdout};
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use ktpipe_testkit::{self as kit, records, stderr, stdout};
 use serde_json::json;
+
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("qa-parse")
+}
+
+fn run(args: &[&str], stdin: impl AsRef<[u8]>) -> Output {
+    kit::run(&bin(), args, stdin)
+}
 
 const QA: &[&str] = &[
     "--start",
@@ -41,30 +51,24 @@ fn qa_line(n: usize) -> String {
 
 #[test]
 fn help_has_summary_flags_and_examples() {
-    let out = Command::cargo_bin("qa-parse")
-        .unwrap()
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
-    for want in [
-        "Extracts tagged or regex-matched values from a text field",
-        "--start <TAG>",
-        "--end <TAG>",
-        "--to <FIELD>",
-        "--regex <PATTERN>",
-        "--cleanup <TAG>",
-        "--normalize <FIELD>",
-        "--keep-source",
-        "--no-index",
-        "--from <FIELD>",
-        "--rejects <FILE>",
-        "Examples:",
-        "qa-parse --from response --start '[QUESTION]'",
-    ] {
-        assert!(help.contains(want), "help lacks {want:?}:\n{help}");
-    }
+    kit::check_help_mentions(
+        &bin(),
+        &[
+            "Extracts tagged or regex-matched values from a text field",
+            "--start <TAG>",
+            "--end <TAG>",
+            "--to <FIELD>",
+            "--regex <PATTERN>",
+            "--cleanup <TAG>",
+            "--normalize <FIELD>",
+            "--keep-source",
+            "--no-index",
+            "--from <FIELD>",
+            "--rejects <FILE>",
+            "Examples:",
+            "qa-parse --from response --start '[QUESTION]'",
+        ],
+    );
 }
 
 #[test]
@@ -319,8 +323,7 @@ fn the_fallback_pattern_applies_only_when_the_tags_find_nothing() {
     .map(|r| format!("{r}\n"))
     .collect::<String>();
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("qa-parse")
-        .unwrap()
+    let out = kit::assert_command(&bin())
         .current_dir(dir.path())
         .args(args)
         .write_stdin(input)
@@ -345,8 +348,7 @@ fn the_fallback_pattern_applies_only_when_the_tags_find_nothing() {
         "{rejects}"
     );
     // A fallback whose groups do not fit the --to fields is refused up front.
-    let bad = Command::cargo_bin("qa-parse")
-        .unwrap()
+    let bad = kit::assert_command(&bin())
         .args([
             "--start",
             "a",
@@ -385,7 +387,7 @@ fn inconsistent_flags_exit_2_before_reading_input() {
         &["--start", "a", "--end", "b", "--to", "x", "--bogus"],
         &["--start", "a", "--end", "b"],
     ] {
-        let out = support::exits_without_eof(args, std::time::Duration::from_secs(10));
+        let out = kit::exits_without_eof(&bin(), args, Duration::from_secs(10));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(
             stderr(&out).contains("qa-parse") || stderr(&out).contains("error:"),
@@ -404,32 +406,15 @@ fn empty_input_gives_empty_output() {
 #[test]
 fn malformed_lines_are_named_and_fail_the_run() {
     let good = qa_line(1);
+    kit::check_malformed_lines(&bin(), QA, good.trim_end(), good.trim_end());
+}
+
+#[test]
+fn a_10_mb_line_passes() {
     let long = format!(
         "{}\n",
         json!({"response": format!("[QUESTION] {} [END][ANSWER] a [END]", "x".repeat(10 << 20))})
     );
-    let cases: [(&[u8], &str); 5] = [
-        (b"not json\n", "not valid JSON"),
-        (b"[1,2]\n", "expected a JSON object, found an array"),
-        (b"42\n", "expected a JSON object, found a number"),
-        (b"{\"response\":\"\xff\"}\n", "line is not valid UTF-8"),
-        (b"\n", "empty line"),
-    ];
-    for (bad, want) in cases {
-        let input = [good.as_bytes(), bad, good.as_bytes()].concat();
-        let out = run(QA, &input);
-        assert_eq!(out.status.code(), Some(1), "{want}");
-        assert!(
-            stderr(&out).contains(&format!("qa-parse: <stdin>:2: {want}")),
-            "{want}: {}",
-            stderr(&out)
-        );
-        assert_eq!(
-            records(&out).len(),
-            2,
-            "the good lines around '{want}' still come out"
-        );
-    }
     let out = run(QA, &long);
     assert!(out.status.success());
     assert_eq!(
@@ -441,23 +426,18 @@ fn malformed_lines_are_named_and_fail_the_run() {
 #[test]
 fn missing_final_newline_and_crlf_are_accepted() {
     let one = qa_line(1);
-    let out = run(QA, one.trim_end());
-    assert_eq!(records(&out).len(), 1);
-    let out = run(QA, format!("{}\r\n{}\r\n", one.trim_end(), one.trim_end()));
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(records(&out).len(), 2);
+    kit::check_crlf_and_missing_final_newline(&bin(), QA, &[one.trim_end()]);
+    kit::check_crlf_and_missing_final_newline(&bin(), QA, &[one.trim_end(), one.trim_end()]);
 }
 
 #[test]
 fn closed_stdout_ends_quietly() {
-    let out = support::closed_stdout(QA, &qa_line(3));
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stderr(&out), "");
+    kit::check_closed_stdout_is_quiet(&bin(), QA, &qa_line(3), 200_000);
 }
 
 #[test]
 fn records_stream_before_input_ends() {
-    let got = support::first_line_arrives_before_eof(QA, &qa_line(1));
+    let got = kit::check_streams_before_eof(&bin(), QA, &qa_line(1));
     assert!(got.contains("\"question\":\"q0?\""), "{got}");
 }
 

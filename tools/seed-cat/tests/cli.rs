@@ -4,65 +4,41 @@
 #[path = "cli/edges.rs"]
 mod edges;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command as StdCommand, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::PathBuf;
 
 use assert_cmd::Command;
+use ktpipe_testkit::{self as kit, parse_records, stderr};
 use serde_json::{Value, json};
 
 const GOOD: &str = r#"{"document":"d","document_outline":"o","domain":"x"}"#;
 
+fn bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("seed-cat")
+}
+
 fn seed_cat() -> Command {
-    let mut cmd = Command::cargo_bin("seed-cat").expect("binary built");
-    cmd.env_remove("TEACHER_MODEL_BASE_URL")
-        .env_remove("TEACHER_MODEL_NAME")
-        .env_remove("TEACHER_MODEL_API_KEY");
-    cmd
+    kit::assert_command(&bin())
 }
 
 fn row(n: usize) -> String {
     format!(r#"{{"document":"doc {n}","document_outline":"o","domain":"x"}}"#)
 }
 
-fn lines(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("stdout is JSONL"))
-        .collect()
-}
-
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
 fn help_has_summary_and_examples() {
-    let out = seed_cat().arg("--help").output().expect("runs");
-    assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        help.contains("Validate seed rows against the seed schema"),
-        "{help}"
-    );
-    for flag in [
-        "--schema",
-        "--require",
-        "--raw-field",
-        "--check",
-        "--head",
-        "--sample",
-    ] {
-        assert!(help.contains(flag), "missing {flag}");
-    }
-    assert!(
-        help.contains("Examples:\n  # Validate a seed file"),
-        "{help}"
-    );
-    assert!(
-        help.contains("seed-cat --sample 100 --sample-seed 7"),
-        "{help}"
+    kit::check_help_mentions(
+        &bin(),
+        &[
+            "Validate seed rows against the seed schema",
+            "--schema",
+            "--require",
+            "--raw-field",
+            "--check",
+            "--head",
+            "--sample",
+            "Examples:\n  # Validate a seed file",
+            "seed-cat --sample 100 --sample-seed 7",
+        ],
     );
 }
 
@@ -72,8 +48,8 @@ fn happy_path_adds_seed_id_and_raw_document_at_the_end() {
         .write_stdin(format!("{GOOD}\n"))
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let rows = lines(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = parse_records(&out.stdout);
     assert_eq!(rows.len(), 1);
     let keys: Vec<&String> = rows[0].as_object().expect("object").keys().collect();
     assert_eq!(
@@ -90,7 +66,7 @@ fn happy_path_adds_seed_id_and_raw_document_at_the_end() {
     // would give every user's seeds new ids and orphan their caches.
     assert_eq!(rows[0]["seed_id"], "3c1e23ac07ccb32c");
     assert_eq!(rows[0]["raw_document"], "d");
-    assert!(stderr_of(&out).contains("seed-cat: 1 in, 1 out, 0 rejected"));
+    assert!(stderr(&out).contains("seed-cat: 1 in, 1 out, 0 rejected"));
 }
 
 #[test]
@@ -102,7 +78,7 @@ fn seed_id_does_not_depend_on_key_order_and_existing_fields_are_kept() {
         .output()
         .expect("runs");
     assert!(out.status.success());
-    let rows = lines(&out.stdout);
+    let rows = parse_records(&out.stdout);
     assert_eq!(rows[0]["seed_id"], "3c1e23ac07ccb32c");
     assert_eq!(rows[1]["seed_id"], "mine");
     assert_eq!(rows[1]["raw_document"], "orig");
@@ -116,7 +92,7 @@ fn raw_field_renames_the_copy() {
         .write_stdin(format!("{GOOD}\n"))
         .output()
         .expect("runs");
-    let rows = lines(&out.stdout);
+    let rows = parse_records(&out.stdout);
     assert_eq!(rows[0]["base_document"], "d");
     assert!(rows[0].get("raw_document").is_none());
 }
@@ -129,7 +105,7 @@ fn every_violation_is_reported_with_file_line_and_pointer() {
     std::fs::write(&seeds, format!("{GOOD}\n{GOOD}\n{bad}\n")).expect("write");
     let out = seed_cat().arg(&seeds).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     let place = format!("seed-cat: {}:3: ", seeds.display());
     for expected in [
         "/: \"document_outline\" is a required property",
@@ -142,7 +118,7 @@ fn every_violation_is_reported_with_file_line_and_pointer() {
             "{expected}\n{err}"
         );
     }
-    assert_eq!(lines(&out.stdout).len(), 2, "valid rows still flow");
+    assert_eq!(parse_records(&out.stdout).len(), 2, "valid rows still flow");
     assert!(err.contains("3 in, 2 out, 1 rejected"), "{err}");
 }
 
@@ -160,7 +136,7 @@ fn invalid_rows_go_to_rejects_with_all_reasons_and_still_fail_the_run() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1), "a bad seed is an input error");
     let text = std::fs::read_to_string(&rejects).expect("rejects written");
-    let rejected = lines(text.as_bytes());
+    let rejected = parse_records(text.as_bytes());
     assert_eq!(rejected.len(), 1);
     let info = &rejected[0]["_reject"];
     assert_eq!(info["line"], 2);
@@ -168,7 +144,7 @@ fn invalid_rows_go_to_rejects_with_all_reasons_and_still_fail_the_run() {
         info["reason"],
         "/: \"domain\" is a required property; /document: \"\" is shorter than 1 character"
     );
-    assert!(stderr_of(&out).contains("<stdin>:2: /document: \"\" is shorter"));
+    assert!(stderr(&out).contains("<stdin>:2: /document: \"\" is shorter"));
 }
 
 #[test]
@@ -187,7 +163,7 @@ fn require_adds_fields_and_check_emits_nothing() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert!(
         err.contains("<stdin>:1: /: \"icl_document\" is a required property"),
         "{err}"
@@ -220,9 +196,9 @@ fn a_schema_that_does_not_load_exits_2_before_reading() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr_of(&out).starts_with("seed-cat: schema '"),
+        stderr(&out).starts_with("seed-cat: schema '"),
         "{}",
-        stderr_of(&out)
+        stderr(&out)
     );
     assert!(out.stdout.is_empty());
     let out = seed_cat()
@@ -243,8 +219,8 @@ fn a_custom_schema_replaces_the_built_in_one() {
         .write_stdin("{\"text\":\"t\"}\n")
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let rows = lines(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = parse_records(&out.stdout);
     assert!(
         rows[0].get("raw_document").is_none(),
         "no document, no copy"
@@ -260,12 +236,12 @@ fn list_icl_document_is_joined_with_one_warning() {
         .output()
         .expect("runs");
     assert!(out.status.success());
-    let rows = lines(&out.stdout);
+    let rows = parse_records(&out.stdout);
     assert_eq!(rows[1]["icl_document"], "a\n\nb");
     assert_eq!(rows[2]["icl_document"], "a\n\nb");
     let keys: Vec<&String> = rows[1].as_object().expect("object").keys().collect();
     assert_eq!(keys[3], "icl_document", "joined in place");
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert_eq!(
         err.matches("warning: <stdin>:2: 'icl_document' is a list")
             .count(),
@@ -295,12 +271,12 @@ fn head_emits_the_first_valid_rows_only() {
         Some(1),
         "the invalid row still fails the run"
     );
-    let docs: Vec<Value> = lines(&out.stdout)
+    let docs: Vec<Value> = parse_records(&out.stdout)
         .iter()
         .map(|r| r["document"].clone())
         .collect();
     assert_eq!(docs, [json!("doc 1"), json!("doc 2")]);
-    assert!(stderr_of(&out).contains("1 skipped"));
+    assert!(stderr(&out).contains("1 skipped"));
 }
 
 #[test]
@@ -313,7 +289,7 @@ fn sample_is_reproducible_in_input_order_and_seeded() {
             .output()
             .expect("runs");
         assert!(out.status.success());
-        lines(&out.stdout)
+        parse_records(&out.stdout)
             .iter()
             .map(|r| {
                 r["document"].as_str().expect("doc")[4..]
@@ -332,7 +308,7 @@ fn sample_is_reproducible_in_input_order_and_seeded() {
         .write_stdin(input.clone())
         .output()
         .expect("runs");
-    let default_docs: Vec<u32> = lines(&default_seed.stdout)
+    let default_docs: Vec<u32> = parse_records(&default_seed.stdout)
         .iter()
         .map(|r| {
             r["document"].as_str().expect("doc")[4..]

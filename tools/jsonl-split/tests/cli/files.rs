@@ -15,18 +15,19 @@ fn out_writes_one_file_per_value_under_out_dir() {
         .write_stdin(input)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(out.stdout.is_empty(), "records go to files, not stdout");
     assert_eq!(
         files_under(dir.path()),
         ["Finance/gen.jsonl", "Law/gen.jsonl"]
     );
-    let finance = lines(&std::fs::read(dir.path().join("Finance/gen.jsonl")).expect("file"));
+    let finance =
+        parse_records(&std::fs::read(dir.path().join("Finance/gen.jsonl")).expect("file"));
     assert_eq!(
         finance.iter().map(|r| r["n"].clone()).collect::<Vec<_>>(),
         [json!(1), json!(3)]
     );
-    assert!(stderr_of(&out).contains("3 in, 3 out, 0 rejected, 2 files"));
+    assert!(stderr(&out).contains("3 in, 3 out, 0 rejected, 2 files"));
 }
 
 #[test]
@@ -40,7 +41,7 @@ fn out_refuses_templates_that_escape() {
         assert_eq!(out.status.code(), Some(2), "{template:?}");
     }
     let out = split().args(["--out", "/abs/{d}"]).output().expect("runs");
-    assert!(stderr_of(&out).contains("refusing an absolute path"));
+    assert!(stderr(&out).contains("refusing an absolute path"));
 }
 
 #[test]
@@ -57,9 +58,9 @@ fn field_values_that_escape_are_rejected_and_nothing_lands_outside() {
         .write_stdin(input)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(files_under(&inner), ["out/ok.jsonl"]);
-    let rejected = lines(&std::fs::read(&rejects).expect("rejects"));
+    let rejected = parse_records(&std::fs::read(&rejects).expect("rejects"));
     assert_eq!(rejected.len(), 5);
     let first = rejected[0]["_reject"]["reason"].as_str().expect("reason");
     assert!(
@@ -82,7 +83,7 @@ fn a_failing_run_leaves_no_destination_files() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("<stdin>:3: not valid JSON"));
+    assert!(stderr(&out).contains("<stdin>:3: not valid JSON"));
     assert_eq!(
         files_under(dir.path()),
         Vec::<String>::new(),
@@ -114,7 +115,7 @@ fn shards_hold_every_row_once_keep_keys_together_and_all_exist() {
         .write_stdin(input)
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
     let names = files_under(dir.path());
     assert_eq!(
         names,
@@ -128,7 +129,7 @@ fn shards_hold_every_row_once_keep_keys_together_and_all_exist() {
     let mut seen_n = Vec::new();
     let mut shard_of_key: HashMap<String, usize> = HashMap::new();
     for (shard, name) in names.iter().enumerate() {
-        for row in lines(&std::fs::read(dir.path().join(name)).expect("shard")) {
+        for row in parse_records(&std::fs::read(dir.path().join(name)).expect("shard")) {
             seen_n.push(row["n"].as_u64().expect("n"));
             let key = row["seed_id"].as_str().expect("key").to_string();
             let first = *shard_of_key.entry(key.clone()).or_insert(shard);
@@ -174,7 +175,7 @@ fn shards_exist_for_empty_input_and_a_missing_key_is_rejected() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("<stdin>:1: shard key field 'k' is missing or null"));
+    assert!(stderr(&out).contains("<stdin>:1: shard key field 'k' is missing or null"));
 
     let out = split()
         .args(["--shards", "3", "--out", "no-shard.jsonl"])

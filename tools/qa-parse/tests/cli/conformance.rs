@@ -14,7 +14,7 @@ use std::path::Path;
 use qa_parse::{Method, Parser, Pattern, TagPair, tags};
 use serde_json::{Value, json};
 
-use super::support::{records, run, stderr};
+use crate::{records, run, stderr};
 
 /// Cases with no qa-parse counterpart, and why.
 const UNMAPPED: &[(&str, &str)] = &[
