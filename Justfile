@@ -41,8 +41,12 @@ document_question_tokens := if reasoning == "on" { "2048" } else { "256" }
 answer_reasoning := if reasoning == "on" { "--reasoning-to parse_response_dict_reasoning_content" } else { "" }
 seed_flags := if subsample == "0" { "" } else { "--sample " + subsample }
 # When a teacher forgets the tags: question lines ending in '?' (numbered, bulleted or
-# bare), and an explanation whose last word is the verdict.
+# bare); an explanation whose last word is the verdict, or a line that is only the verdict.
 question_lines := '(?m)^[ \t]*(?:\[QUESTION\][ \t]*)?(?:\d+[.)][ \t]+|[-*][ \t]+)?([^\n\[\]]{8,}\?)[ \t]*$'
+# Replies without even that are asked for again (a sampling teacher often gets it right).
+question_reply := '\[QUESTION\]|\?'
+verdict_reply := '(?i)\b(yes|no)\b'
+verdict_alone := '(?ims)\A(.*?)^[ \t*_\[(]*(yes|no)[ \t*_.!\])]*$'
 verdict_line := '(?is)^(.*?)[\s*_]*(?:\[Start of Answer\])?[\s*_]*\b(yes|no)\b[\s.!*_]*(?:\[End of Answer\])?\s*\z'
 qa_fields := "--require icl_document --require icl_query_1 --require icl_query_2 --require icl_query_3"
 setup := "source " + quote(root / "scripts/recipe-lib.sh") + "; cd " + quote(root) + "; export PATH=" + quote(bin) + ":$PATH; KTP_ROOT=" + quote(root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_LLM_FLAGS=(--cache " + quote(out / "cache.sqlite") + " --shared-budget " + quote(out / ".budget") + " --concurrency " + concurrency + " --idle-timeout " + idle_timeout + " " + llm_flags + ")"
@@ -129,17 +133,17 @@ _summary-qa dataset prompt:
       | stage summary-prompts prompt-render --template prompts/{{prompt}} \
       | stage summaries llm-call -n {{n_summaries}} --temperature 0.7 --max-tokens "$(cap {{summary_tokens}})" --to document \
       | stage question-prompts prompt-render --template prompts/questions.yaml \
-      | stage questions llm-call --temperature 0.7 --max-tokens "$(cap {{summary_question_tokens}})" --to question_list --no-index \
+      | stage questions llm-call --temperature 0.7 --max-tokens "$(cap {{summary_question_tokens}})" --to question_list --no-index --expect {{quote(question_reply)}} \
       | stage question-split qa-parse --from question_list --start '[QUESTION]' --end '[END]' --to question \
           --fallback-regex {{quote(question_lines)}} \
       | stage answer-prompts prompt-render --template prompts/answer.yaml \
       | stage answers llm-call --temperature 0.7 --max-tokens "$(cap 4096)" --to response {{answer_reasoning}} --no-index \
       | stage judge-prompts prompt-render --template prompts/faithfulness.yaml \
-      | stage judgments llm-call --temperature 0.7 --max-tokens "$(cap 2048)" --to judgment --no-index \
+      | stage judgments llm-call --temperature 0.7 --max-tokens "$(cap 2048)" --to judgment --no-index --expect {{quote(verdict_reply)}} \
       | stage judgment-split qa-parse --from judgment --no-index \
           --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
           --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
-          --fallback-regex {{quote(verdict_line)}} \
+          --fallback-regex {{quote(verdict_line)}} --fallback-regex {{quote(verdict_alone)}} \
           --cleanup '[Start of Explanation]' --cleanup '[End of Explanation]' \
           --normalize faithfulness_judgment \
       | stage faithful jsonl-split --where 'faithfulness_judgment == "YES"' \
@@ -175,17 +179,17 @@ _document-qa:
     set +e
     stage seeds seed-cat --raw-field base_document {{seed_flags}} {{quote(seed)}} \
       | stage question-prompts prompt-render --template prompts/questions.yaml \
-      | stage questions llm-call --temperature 1.0 --max-tokens "$(cap {{document_question_tokens}})" --to question_list --no-index \
+      | stage questions llm-call --temperature 1.0 --max-tokens "$(cap {{document_question_tokens}})" --to question_list --no-index --expect {{quote(question_reply)}} \
       | stage question-split qa-parse --from question_list --start '[QUESTION]' --end '[END]' --to question \
           --fallback-regex {{quote(question_lines)}} \
       | stage answer-prompts prompt-render --template prompts/answer.yaml \
       | stage answers llm-call --temperature 1.0 --max-tokens "$(cap 4096)" --to response {{answer_reasoning}} --no-index \
       | stage judge-prompts prompt-render --template prompts/faithfulness.yaml \
-      | stage judgments llm-call --temperature 1.0 --max-tokens "$(cap 2048)" --to judgment --no-index \
+      | stage judgments llm-call --temperature 1.0 --max-tokens "$(cap 2048)" --to judgment --no-index --expect {{quote(verdict_reply)}} \
       | stage judgment-split qa-parse --from judgment --no-index \
           --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
           --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
-          --fallback-regex {{quote(verdict_line)}} \
+          --fallback-regex {{quote(verdict_line)}} --fallback-regex {{quote(verdict_alone)}} \
           --cleanup '[Start of Explanation]' --cleanup '[End of Explanation]' \
           --normalize faithfulness_judgment \
       | stage faithful jsonl-split --where 'faithfulness_judgment == "YES"' \

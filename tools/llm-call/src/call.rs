@@ -76,6 +76,8 @@ pub struct Ctx {
     pub n: u32,
     /// Keep replies cut at max tokens.
     pub allow_truncated: bool,
+    /// A pattern every kept reply must match; others are asked for again.
+    pub expect: Option<fancy_regex::Regex>,
     /// Consecutive failed attempts before a record is given up.
     pub max_attempts: u32,
     /// Attempts for a record whose replies keep coming back empty or cut: unlike an
@@ -339,6 +341,12 @@ impl Ctx {
                 bad = Some(Failure::Empty);
                 continue;
             }
+            if let Some(expect) = &self.expect
+                && !expect.is_match(&choice.content).unwrap_or(true)
+            {
+                bad = Some(Failure::OffFormat(expect.as_str().to_string()));
+                continue;
+            }
             let Some(&i) = free.next() else {
                 break;
             };
@@ -373,7 +381,7 @@ impl Ctx {
         };
         let (status, error) = match result {
             Ok(_) => ("200".to_string(), None),
-            Err(failure @ (Failure::Empty | Failure::Truncated)) => {
+            Err(failure @ (Failure::Empty | Failure::Truncated | Failure::OffFormat(_))) => {
                 ("200".to_string(), Some(failure.to_string()))
             }
             Err(failure) => (failure.status(), Some(failure.to_string())),

@@ -118,6 +118,14 @@ pub struct Cli {
     #[arg(long, value_name = "JSON", help_heading = "Sampling")]
     pub extra_body: Option<String>,
 
+    /// Keep only replies matching PATTERN (a regex); others are asked for again, like
+    /// empty ones, and the record is rejected if none matches.
+    ///
+    /// A cheap format check before paying for the stages downstream: e.g. '\[QUESTION\]|\?'
+    /// for a question list. A sampling teacher often gets the format right on a new try.
+    #[arg(long, value_name = "PATTERN", help_heading = "Sampling")]
+    pub expect: Option<String>,
+
     /// Keep replies cut at --max-tokens (finish_reason 'length') instead of retrying them.
     ///
     /// By default such a reply is retried and, if every attempt is cut, the record is

@@ -45,6 +45,8 @@ pub enum Failure {
     Empty,
     /// Every usable-looking choice was cut at the token limit.
     Truncated,
+    /// Every reply missed the format the caller expects (`--expect`).
+    OffFormat(String),
 }
 
 impl Failure {
@@ -59,7 +61,10 @@ impl Failure {
     /// True when the reply came but its content is unusable (a data problem, not a
     /// teacher outage).
     pub fn is_content(&self) -> bool {
-        matches!(self, Failure::Empty | Failure::Truncated)
+        matches!(
+            self,
+            Failure::Empty | Failure::Truncated | Failure::OffFormat(_)
+        )
     }
 
     /// The server's requested delay.
@@ -81,6 +86,7 @@ impl Failure {
             Failure::Malformed(_) => "malformed".into(),
             Failure::Empty => "empty".into(),
             Failure::Truncated => "length".into(),
+            Failure::OffFormat(_) => "off-format".into(),
         }
     }
 }
@@ -99,6 +105,7 @@ impl fmt::Display for Failure {
             Failure::Malformed(msg) => write!(f, "malformed reply: {msg}"),
             Failure::Empty => write!(f, "empty reply"),
             Failure::Truncated => write!(f, "reply cut at max tokens"),
+            Failure::OffFormat(pattern) => write!(f, "reply does not match --expect '{pattern}'"),
         }
     }
 }

@@ -129,6 +129,16 @@ fn timeout(secs: f64) -> anyhow::Result<Duration> {
     seconds("--timeout", secs)
 }
 
+/// The `--expect` pattern, compiled; a bad one is a usage error.
+pub fn expect(pattern: Option<&str>) -> anyhow::Result<Option<fancy_regex::Regex>> {
+    pattern
+        .map(|p| {
+            fancy_regex::Regex::new(p)
+                .map_err(|e| UsageError::new(format!("invalid --expect '{p}': {e}")).into())
+        })
+        .transpose()
+}
+
 /// A duration flag's value: a positive number of seconds, else a usage error naming `flag`.
 pub fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
     if secs.is_finite() && secs > 0.0 {

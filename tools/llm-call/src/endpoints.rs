@@ -116,7 +116,9 @@ impl Drop for Lease<'_> {
 pub fn is_outage(failure: &Failure) -> bool {
     match failure {
         Failure::Status { code, .. } => *code >= 500,
-        Failure::Malformed(_) | Failure::Empty | Failure::Truncated => false,
+        Failure::Malformed(_) | Failure::Empty | Failure::Truncated | Failure::OffFormat(_) => {
+            false
+        }
         // No connection, a broken or silent one, no reply in time.
         _ => true,
     }

@@ -107,6 +107,7 @@ fn prepare(
         },
         n: cli.n,
         allow_truncated: cli.allow_truncated,
+        expect: config::expect(cli.expect.as_deref())?,
         max_attempts: cli.max_attempts,
         max_content_attempts: cli.max_content_attempts,
         backoff: Backoff {

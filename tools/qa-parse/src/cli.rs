@@ -55,10 +55,11 @@ pub struct Cli {
 
     /// When the tags (or --regex) find nothing, take the values this pattern matches.
     ///
-    /// Its capture groups fill the --to fields like --regex does. For teachers that forget
-    /// the format: e.g. question lines ending in '?' when there is no [QUESTION] tag.
+    /// Its capture groups fill the --to fields like --regex does. Repeatable: tried in
+    /// order until one matches. For teachers that forget the format: e.g. question lines
+    /// ending in '?' when there is no [QUESTION] tag.
     #[arg(long, value_name = "PATTERN", allow_hyphen_values = true)]
-    pub fallback_regex: Option<String>,
+    pub fallback_regex: Vec<String>,
 
     /// Remove TAG from every parsed value (repeatable).
     #[arg(long, value_name = "TAG", allow_hyphen_values = true)]

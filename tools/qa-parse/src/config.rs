@@ -44,31 +44,31 @@ pub fn from_cli(cli: &Cli) -> Result<Config, UsageError> {
     Ok(Config {
         normalize: targets.iter().map(|t| cli.normalize.contains(t)).collect(),
         index: (!cli.no_index).then(|| format!("{}_index", targets[0])),
-        parser: match fallback(cli)? {
-            Some(pattern) => Parser::new(method, cli.cleanup.clone()).with_fallback(pattern),
-            None => Parser::new(method, cli.cleanup.clone()),
-        },
+        parser: Parser::new(method, cli.cleanup.clone()).with_fallbacks(fallbacks(cli)?),
         from: cli.from.clone(),
         keep_source: cli.keep_source,
         targets,
     })
 }
 
-fn fallback(cli: &Cli) -> Result<Option<Pattern>, UsageError> {
-    let Some(source) = &cli.fallback_regex else {
-        return Ok(None);
-    };
-    let pattern = Pattern::compile(source)
-        .map_err(|err| UsageError::new(format!("invalid --fallback-regex '{source}': {err}")))?;
-    let want = pattern.groups().max(1);
-    if want != cli.to.len() {
-        return Err(UsageError::new(format!(
-            "--fallback-regex has {} capture group(s), so it needs {want} --to field(s), got {}",
-            pattern.groups(),
-            cli.to.len()
-        )));
-    }
-    Ok(Some(pattern))
+fn fallbacks(cli: &Cli) -> Result<Vec<Pattern>, UsageError> {
+    cli.fallback_regex
+        .iter()
+        .map(|source| {
+            let pattern = Pattern::compile(source).map_err(|err| {
+                UsageError::new(format!("invalid --fallback-regex '{source}': {err}"))
+            })?;
+            let want = pattern.groups().max(1);
+            if want != cli.to.len() {
+                return Err(UsageError::new(format!(
+                    "--fallback-regex '{source}' has {} capture group(s), so it needs {want} --to field(s), got {}",
+                    pattern.groups(),
+                    cli.to.len()
+                )));
+            }
+            Ok(pattern)
+        })
+        .collect()
 }
 
 fn method(cli: &Cli) -> Result<Method, UsageError> {

@@ -26,7 +26,7 @@ pub enum Method {
 pub struct Parser {
     method: Method,
     cleanup: Vec<String>,
-    fallback: Option<Pattern>,
+    fallbacks: Vec<Pattern>,
 }
 
 impl Parser {
@@ -35,15 +35,15 @@ impl Parser {
         Parser {
             method,
             cleanup,
-            fallback: None,
+            fallbacks: Vec::new(),
         }
     }
 
-    /// The same parser, trying `pattern` on a text where the method finds nothing: a
-    /// teacher that forgets the tags (a numbered list of questions, a bare YES) still
-    /// gives its values. Its capture groups fill the same columns.
-    pub fn with_fallback(mut self, pattern: Pattern) -> Self {
-        self.fallback = Some(pattern);
+    /// The same parser, trying `patterns` in order on a text where the method finds
+    /// nothing: a teacher that forgets the tags (a numbered list of questions, a bare YES)
+    /// still gives its values. Their capture groups fill the same columns.
+    pub fn with_fallbacks(mut self, patterns: Vec<Pattern>) -> Self {
+        self.fallbacks = patterns;
         self
     }
 
@@ -92,19 +92,22 @@ impl Parser {
             return Ok(rows);
         }
         let reason = self.nothing_found(&columns, field);
-        let Some(fallback) = &self.fallback else {
-            return Err(reason);
-        };
-        let found: Vec<Vec<String>> = fallback
-            .columns(text)?
-            .into_iter()
-            .map(|column| column.iter().map(|v| self.clean(v)).collect())
-            .collect();
-        let rows = zip_shortest(&found);
-        if rows.is_empty() {
-            return Err(format!("{reason}, nor any --fallback-regex match"));
+        for fallback in &self.fallbacks {
+            let found: Vec<Vec<String>> = fallback
+                .columns(text)?
+                .into_iter()
+                .map(|column| column.iter().map(|v| self.clean(v)).collect())
+                .collect();
+            let rows = zip_shortest(&found);
+            if !rows.is_empty() {
+                return Ok(rows);
+            }
         }
-        Ok(rows)
+        if self.fallbacks.is_empty() {
+            Err(reason)
+        } else {
+            Err(format!("{reason}, nor any --fallback-regex match"))
+        }
     }
 
     fn nothing_found(&self, columns: &[Vec<String>], field: &str) -> String {

@@ -301,6 +301,31 @@ fn cleanup_strings_are_removed() {
 }
 
 #[test]
+fn fallback_patterns_are_tried_in_order() {
+    let out = run(
+        &[
+            "--start",
+            "<v>",
+            "--end",
+            "</v>",
+            "--to",
+            "v",
+            "--no-index",
+            "--fallback-regex",
+            r"(?i)verdict: (yes|no)",
+            "--fallback-regex",
+            r"(?im)^\W*(yes|no)\W*$",
+        ],
+        "{\"response\":\"<v>NO</v> verdict: yes\"}\n{\"response\":\"It is fine. Verdict: yes\"}\n{\"response\":\"fine\\n[YES]\\nok\"}\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "{\"v\":\"NO\"}\n{\"v\":\"yes\"}\n{\"v\":\"YES\"}\n"
+    );
+}
+
+#[test]
 fn the_fallback_pattern_applies_only_when_the_tags_find_nothing() {
     let args = [
         "--start",

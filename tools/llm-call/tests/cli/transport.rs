@@ -101,3 +101,38 @@ fn replies_larger_than_the_limit_are_refused_streamed_or_whole() {
         );
     }
 }
+
+#[test]
+fn replies_off_the_expected_format_are_asked_again_then_rejected() {
+    let server = mock(Config::default());
+    let dir = tmp();
+    let out = run(
+        llm(dir.path(), &server.base_url())
+            .args(["--expect", "never-in-a-reply", "--rejects", "r.jsonl"])
+            .args(FAST),
+        records(0, 3),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let rejects = std::fs::read_to_string(dir.path().join("r.jsonl")).expect("rejects");
+    assert_eq!(rejects.lines().count(), 3);
+    assert!(
+        rejects.contains("reply does not match --expect 'never-in-a-reply'"),
+        "{rejects}"
+    );
+    // Asked again up to --max-content-attempts (4) times each.
+    assert_eq!(stat(&server, "requests"), 12);
+
+    let dir = tmp();
+    let kept = run(
+        llm(dir.path(), &server.base_url()).args(["--expect", r"\w"]),
+        records(0, 3),
+    );
+    assert!(kept.status.success());
+    assert_eq!(lines(&kept).len(), 3);
+    let bad = run(
+        llm(dir.path(), &server.base_url()).args(["--expect", "("]),
+        "",
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
