@@ -27,7 +27,10 @@ CREATE TABLE IF NOT EXISTS choices (
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY, at TEXT NOT NULL, stage TEXT, model TEXT, key TEXT, n INTEGER,
     status TEXT, attempts INTEGER, latency_ms REAL, prompt_tokens INTEGER,
-    completion_tokens INTEGER, error TEXT);";
+    completion_tokens INTEGER, error TEXT);
+CREATE TABLE IF NOT EXISTS rejected (
+    key TEXT NOT NULL, policy TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (key, policy));";
 
 /// One HTTP request, as logged in `calls`.
 #[derive(Debug)]
@@ -66,6 +69,16 @@ pub enum Row {
     },
     /// A logged request.
     Call(Call),
+    /// A request whose replies all came back unusable (empty, cut, off-format), so a
+    /// rerun rejects its record again without paying for the same replies.
+    Rejected {
+        /// Cache key.
+        key: Arc<str>,
+        /// The settings that judged the replies unusable (see `Ctx::policy`).
+        policy: Arc<str>,
+        /// Why the record was rejected.
+        reason: String,
+    },
 }
 
 /// The cache of one process: the writer thread and the channel feeding it.
@@ -176,6 +189,15 @@ impl Lookup {
         })?;
         rows.collect()
     }
+
+    /// Why earlier runs gave up on this request for its content: (policy, reason) pairs.
+    pub fn rejected(&mut self, key: &str) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT policy, reason FROM rejected WHERE key = ?1")?;
+        let rows = stmt.query_map([key], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect()
+    }
 }
 
 struct WriterContext {
@@ -227,8 +249,19 @@ impl WriterContext {
                 "INSERT INTO calls (at, stage, model, key, n, status, attempts, latency_ms,
                  prompt_tokens, completion_tokens, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
+            let mut rejected_stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO rejected (key, policy, reason, created_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for row in batch {
                 match row {
+                    Row::Rejected {
+                        key,
+                        policy,
+                        reason,
+                    } => {
+                        rejected_stmt.execute(params![&**key, &**policy, reason, now])?;
+                    }
                     Row::Choice { key, idx, choice } => {
                         choice_stmt.execute(params![
                             &**key,

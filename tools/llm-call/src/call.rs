@@ -31,6 +31,8 @@ pub struct Job {
     pub key: Option<Arc<str>>,
     /// Cached choices by index.
     pub cached: Vec<(u32, Choice)>,
+    /// Why earlier runs gave up on this request's replies: (policy, reason) pairs.
+    pub rejected: Vec<(String, String)>,
 }
 
 /// A reason to stop the whole run (the teacher refused the key), raised once.
@@ -78,6 +80,9 @@ pub struct Ctx {
     pub allow_truncated: bool,
     /// A pattern every kept reply must match; others are asked for again.
     pub expect: Option<fancy_regex::Regex>,
+    /// The settings that decide whether a reply is usable, as remembered with a cached
+    /// rejection.
+    pub policy: Arc<str>,
     /// Consecutive failed attempts before a record is given up.
     pub max_attempts: u32,
     /// Attempts for a record whose replies keep coming back empty or cut: unlike an
@@ -139,6 +144,20 @@ enum Ending {
 pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
     let n = ctx.n as usize;
     let mut cached = job.cached;
+    // Replayed only under the settings that judged those replies unusable: a rerun with
+    // --allow-truncated or another --expect asks again.
+    let replay = job
+        .rejected
+        .iter()
+        .find(|(policy, _)| **policy == *ctx.policy);
+    if let Some((_, reason)) = replay.filter(|_| cached.len() < n) {
+        return Outcome::Reject {
+            records: Vec::new(),
+            located: job.located,
+            reason: format!("{reason} (cached; --cache-salt asks again)"),
+            failed: false,
+        };
+    }
     let role = job
         .key
         .as_ref()
@@ -187,6 +206,17 @@ pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
             mut reason,
             teacher_fault,
         } => {
+            // Only whole failures are remembered: a record with some choices is written
+            // with them, and a rerun asks again for the rest.
+            if let (false, true, Some(cache), Some(key)) =
+                (teacher_fault, got.is_empty(), &ctx.cache, &job.key)
+            {
+                let _ = cache.send(Row::Rejected {
+                    key: Arc::clone(key),
+                    policy: Arc::clone(&ctx.policy),
+                    reason: reason.clone(),
+                });
+            }
             let records = if got.is_empty() {
                 Vec::new()
             } else {

@@ -24,7 +24,10 @@ Cache (SQLite, shared safely by several processes; query it with sqlite3):
         status TEXT, attempts INTEGER, latency_ms REAL, prompt_tokens INTEGER,
         completion_tokens INTEGER, error TEXT)
       one row per HTTP request sent: status is the HTTP code or 'timeout', 'connect',
-      'transport', 'malformed'; attempts is this request's attempt number (1 = first try)
+      'transport', 'malformed', 'idle'; attempts is this request's attempt number
+  rejected(key TEXT, policy TEXT, reason TEXT, created_at TEXT, PRIMARY KEY(key, policy))
+      requests whose replies all came back empty, cut or off-format: a rerun rejects their
+      records again without asking (--cache-salt asks again)
   e.g. sqlite3 ktpipe-cache.sqlite \"SELECT stage, status, count(*), avg(latency_ms) FROM calls GROUP BY 1, 2\"
 
 Examples:

@@ -85,6 +85,7 @@ impl Feed {
                 located,
                 key: None,
                 cached: Vec::new(),
+                rejected: Vec::new(),
             });
         };
         let key = self.spec.cache_key(messages);
@@ -97,10 +98,13 @@ impl Feed {
             }
             Vec::new()
         });
+        // A failed lookup here only means the request is asked again.
+        let rejected = lookup.rejected(&key).unwrap_or_default();
         Item::Job(Job {
             located,
             key: Some(Arc::from(key)),
             cached,
+            rejected,
         })
     }
 }

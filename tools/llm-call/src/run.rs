@@ -108,6 +108,11 @@ fn prepare(
         n: cli.n,
         allow_truncated: cli.allow_truncated,
         expect: config::expect(cli.expect.as_deref())?,
+        policy: Arc::from(format!(
+            "allow_truncated={};expect={}",
+            cli.allow_truncated,
+            cli.expect.as_deref().unwrap_or("")
+        )),
         max_attempts: cli.max_attempts,
         max_content_attempts: cli.max_content_attempts,
         backoff: Backoff {

@@ -122,6 +122,24 @@ fn replies_off_the_expected_format_are_asked_again_then_rejected() {
     );
     // Asked again up to --max-content-attempts (4) times each.
     assert_eq!(stat(&server, "requests"), 12);
+    // A rerun on the same cache rejects them again without asking.
+    let again = run(
+        llm(dir.path(), &server.base_url())
+            .args(["--expect", "never-in-a-reply", "--rejects", "r.jsonl"])
+            .args(FAST),
+        records(0, 3),
+    );
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(
+        stat(&server, "requests"),
+        12,
+        "a rerun paid for the same replies"
+    );
+    let rejects = std::fs::read_to_string(dir.path().join("r.jsonl")).expect("rejects");
+    assert_eq!(
+        rejects.matches("(cached; --cache-salt asks again)").count(),
+        3
+    );
 
     let dir = tmp();
     let kept = run(
