@@ -31,15 +31,23 @@ impl UsageError {
     }
 }
 
-/// Parses the command line, turning clap's own exits into our exit codes.
-pub fn parse_cli<C: clap::Parser>(tool: &str) -> Result<C, ExitCode> {
-    C::try_parse().map_err(|err| {
-        let code = err.exit_code();
-        // `--help` and `--version` print to stdout; a failed print there is a closed pipe.
-        let _ = err.print();
-        let _ = tool;
-        ExitCode::from(u8::try_from(code).unwrap_or(2))
-    })
+/// The whole `main` of a tool: parses the command line (clap's own `--help`, `--version`
+/// and usage errors keep their output and get our exit codes), runs the tool, and hands
+/// the result to [`exit_with`] under the label `label` derives from the parsed options.
+pub fn main<C: clap::Parser>(
+    label: impl FnOnce(&C) -> String,
+    run: impl FnOnce(C) -> anyhow::Result<Outcome>,
+) -> ExitCode {
+    let cli = match C::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `--help` and `--version` print to stdout; a failed print there is a closed pipe.
+            let _ = err.print();
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
+    let label = label(&cli);
+    exit_with(&label, run(cli))
 }
 
 /// Reports `result` on stderr as `label: message` and returns the exit status.

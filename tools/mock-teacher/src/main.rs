@@ -4,9 +4,8 @@ use mock_teacher::cli::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match ktpipe_common::exit::parse_cli::<Cli>("mock-teacher") {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    ktpipe_common::exit_with("mock-teacher", mock_teacher::run::run(&cli))
+    ktpipe_common::exit::main(
+        |_: &Cli| "mock-teacher".to_string(),
+        |cli| mock_teacher::run::run(&cli),
+    )
 }

@@ -9,10 +9,8 @@ mod template;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match ktpipe_common::exit::parse_cli::<cli::Cli>("prompt-render") {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    let label = cli.common.label("prompt-render");
-    ktpipe_common::exit_with(&label, run::run(&cli))
+    ktpipe_common::exit::main(
+        |cli: &cli::Cli| cli.common.label("prompt-render"),
+        |cli| run::run(&cli),
+    )
 }

@@ -7,10 +7,8 @@ mod run;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match ktpipe_common::exit::parse_cli::<cli::Cli>("qa-parse") {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    let label = cli.common.label("qa-parse");
-    ktpipe_common::exit_with(&label, run::run(&cli))
+    ktpipe_common::exit::main(
+        |cli: &cli::Cli| cli.common.label("qa-parse"),
+        |cli| run::run(&cli),
+    )
 }

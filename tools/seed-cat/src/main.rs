@@ -12,10 +12,8 @@ use std::process::ExitCode;
 const TOOL: &str = "seed-cat";
 
 fn main() -> ExitCode {
-    let cli = match ktpipe_common::exit::parse_cli::<cli::Cli>(TOOL) {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    let label = cli.common.label(TOOL);
-    ktpipe_common::exit_with(&label, run::run(TOOL, &cli))
+    ktpipe_common::exit::main(
+        |cli: &cli::Cli| cli.common.label(TOOL),
+        |cli| run::run(TOOL, &cli),
+    )
 }
