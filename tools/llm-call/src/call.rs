@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 use crate::budget::Budget;
 use crate::cache::{Call, Row};
 use crate::client::{Client, Failure};
-use crate::inflight::{self, Inflight, Role};
+use crate::inflight::{self, Role};
 use crate::progress::{Counters, bump};
 use crate::records::{self, Fields};
 use crate::reply::{Choice, Reply};
@@ -33,6 +33,9 @@ pub struct Job {
     pub cached: Vec<(u32, Choice)>,
     /// Why earlier runs gave up on this request's replies: (policy, reason) pairs.
     pub rejected: Vec<(String, String)>,
+    /// Whether this record asks the teacher or waits for an identical one that does
+    /// (None when the cache already holds every choice, or there is no cache).
+    pub role: Option<Role>,
 }
 
 /// A reason to stop the whole run (the teacher refused the key), raised once.
@@ -102,8 +105,6 @@ pub struct Ctx {
     pub fatal: Fatal,
     /// Whether the teacher has been reached yet, to tell a down teacher from a flaky one.
     pub reach: Reach,
-    /// Keys being asked for now, so identical requests are paid for once.
-    pub inflight: Inflight,
 }
 
 /// How long connections may fail, before any request has reached the teacher, until the
@@ -158,12 +159,7 @@ pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
             failed: false,
         };
     }
-    let role = job
-        .key
-        .as_ref()
-        .filter(|_| cached.len() < n)
-        .map(|key| ctx.inflight.join(key));
-    let leader = match role {
+    let leader = match job.role {
         Some(Role::Leader(leader)) => Some(leader),
         Some(Role::Follower(rx)) => {
             let shared = tokio::select! {

@@ -12,6 +12,7 @@ use tokio::sync::mpsc::Sender;
 
 use crate::cache::Lookup;
 use crate::call::Job;
+use crate::inflight::Inflight;
 use crate::progress::{Counters, warn};
 use crate::request::Spec;
 
@@ -41,6 +42,10 @@ pub struct Feed {
     pub counters: Arc<Counters>,
     /// Message prefix for warnings.
     pub label: String,
+    /// Choices wanted per record (-n).
+    pub choices: usize,
+    /// Keys being asked for now, so identical requests are paid for once.
+    pub inflight: Arc<Inflight>,
 }
 
 impl Feed {
@@ -86,6 +91,7 @@ impl Feed {
                 key: None,
                 cached: Vec::new(),
                 rejected: Vec::new(),
+                role: None,
             });
         };
         let key = self.spec.cache_key(messages);
@@ -100,11 +106,14 @@ impl Feed {
         });
         // A failed lookup here only means the request is asked again.
         let rejected = lookup.rejected(&key).unwrap_or_default();
+        let key: Arc<str> = Arc::from(key);
+        let role = (cached.len() < self.choices).then(|| self.inflight.join(&key));
         Item::Job(Job {
             located,
-            key: Some(Arc::from(key)),
+            key: Some(key),
             cached,
             rejected,
+            role,
         })
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -13,59 +14,78 @@ use crate::reply::Choice;
 /// Choices shared from a leader to the records waiting on the same key.
 type Shared = Option<Arc<Vec<(u32, Choice)>>>;
 
-/// The keys being asked for right now.
+/// How long a finished key stays joinable: longer than the cache writer takes to commit
+/// its choices, so a record whose cache lookup just missed them still finds them here.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// The keys being asked for right now, and those finished a moment ago.
 #[derive(Default)]
 pub struct Inflight {
-    leaders: Mutex<HashMap<Arc<str>, watch::Receiver<Shared>>>,
+    entries: Mutex<HashMap<Arc<str>, Entry>>,
 }
 
-/// What a record does about its key.
-pub enum Role<'a> {
+struct Entry {
+    rx: watch::Receiver<Shared>,
+    done_at: Option<Instant>,
+}
+
+/// What a record does about its key. Taken when the record is read, right after its cache
+/// lookup, so no reply can fall between the two.
+pub enum Role {
     /// Nobody asks for this key: this record does, and shares what it gets.
-    Leader(Leader<'a>),
-    /// Another record is asking: wait for its choices.
+    Leader(Leader),
+    /// Another record asks (or just did): wait for its choices.
     Follower(watch::Receiver<Shared>),
 }
 
-/// The record asking the teacher for a key; followers are released when it is dropped.
-pub struct Leader<'a> {
-    inflight: &'a Inflight,
+/// The record asking the teacher for a key.
+pub struct Leader {
+    inflight: Arc<Inflight>,
     key: Arc<str>,
     tx: watch::Sender<Shared>,
 }
 
 impl Inflight {
     /// Joins the key: leader when it is free, follower otherwise.
-    pub fn join(&self, key: &Arc<str>) -> Role<'_> {
-        let mut leaders = self.leaders.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(rx) = leaders.get(key) {
-            return Role::Follower(rx.clone());
+    pub fn join(self: &Arc<Self>, key: &Arc<str>) -> Role {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, e| e.done_at.is_none_or(|at| at.elapsed() < GRACE));
+        if let Some(entry) = entries.get(key) {
+            return Role::Follower(entry.rx.clone());
         }
         let (tx, rx) = watch::channel(None);
-        leaders.insert(Arc::clone(key), rx);
+        entries.insert(Arc::clone(key), Entry { rx, done_at: None });
         Role::Leader(Leader {
-            inflight: self,
+            inflight: Arc::clone(self),
             key: Arc::clone(key),
             tx,
         })
     }
 }
 
-impl Leader<'_> {
+impl Leader {
     /// Hands the finished choices to every follower.
     pub fn share(&self, choices: &[(u32, Choice)]) {
         let _ = self.tx.send(Some(Arc::new(choices.to_vec())));
     }
 }
 
-impl Drop for Leader<'_> {
+impl Drop for Leader {
+    /// A leader that shared stays joinable for [`GRACE`]; one that gave up frees the key,
+    /// and its followers ask for themselves.
     fn drop(&mut self) {
-        let mut leaders = self
+        let mut entries = self
             .inflight
-            .leaders
+            .entries
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        leaders.remove(&self.key);
+        if self.tx.borrow().is_some() {
+            if let Some(entry) = entries.get_mut(&self.key) {
+                entry.done_at = Some(Instant::now());
+            }
+        } else {
+            entries.remove(&self.key);
+        }
     }
 }
 
@@ -96,7 +116,7 @@ mod tests {
 
     #[tokio::test]
     async fn followers_get_the_leaders_choices_or_go_alone() {
-        let inflight = Inflight::default();
+        let inflight = Arc::new(Inflight::default());
         let key: Arc<str> = Arc::from("k");
         let Role::Leader(leader) = inflight.join(&key) else {
             panic!("first is leader")
@@ -108,15 +128,25 @@ mod tests {
         drop(leader);
         let got = wait(rx).await.expect("shared");
         assert_eq!(got[0].1.content, "a");
+        // Just finished: a record read now still joins and gets the choices at once.
+        let Role::Follower(rx) = inflight.join(&key) else {
+            panic!("a finished key stays joinable for a moment")
+        };
+        assert_eq!(wait(rx).await.expect("shared")[0].1.content, "a");
+        let key: Arc<str> = Arc::from("other");
 
         // A leader that gives up shares nothing; its followers are released.
         let Role::Leader(leader) = inflight.join(&key) else {
-            panic!("key is free again")
+            panic!("a new key leads")
         };
         let Role::Follower(rx) = inflight.join(&key) else {
             panic!("follows")
         };
         drop(leader);
         assert!(wait(rx).await.is_none());
+        assert!(
+            matches!(inflight.join(&key), Role::Leader(_)),
+            "given up: free again"
+        );
     }
 }

@@ -24,10 +24,5 @@ mod timefmt;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli: cli::Cli = match ktpipe_common::exit::parse_cli("llm-call") {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    let label = cli.common.label("llm-call");
-    ktpipe_common::exit_with(&label, run::run(cli))
+    ktpipe_common::exit::main(|cli: &cli::Cli| cli.common.label("llm-call"), run::run)
 }

@@ -125,7 +125,6 @@ fn prepare(
         stop: stop_rx,
         fatal: call::Fatal::default(),
         reach: call::Reach::default(),
-        inflight: crate::inflight::Inflight::default(),
     });
     let halt = Arc::new(AtomicBool::new(false));
     let parts = Parts {
@@ -136,6 +135,8 @@ fn prepare(
             messages: cli.messages.clone(),
             counters: Arc::clone(&counters),
             label: label.clone(),
+            choices: cli.n as usize,
+            inflight: Arc::default(),
         },
         sink: Sink {
             ordered: !cli.unordered,
