@@ -11,6 +11,7 @@ pub mod reader;
 pub mod rejects;
 pub mod stream;
 pub mod summary;
+pub mod usage;
 pub mod writer;
 
 pub use cli::CommonArgs;

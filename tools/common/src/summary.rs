@@ -1,5 +1,6 @@
 //! The end-of-run summary: one line on stderr (`tool: 10 in, 40 out, 1 rejected, 0.2s`),
-//! and optionally the same numbers as JSON for the recipes' per-stage report.
+//! and optionally the same numbers as JSON for the recipes' per-stage report, with the
+//! process's own CPU seconds and peak memory.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -7,6 +8,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde_json::{Map, Value, json};
+
+use crate::usage::Usage;
 
 /// Counters for one run of one tool.
 pub struct Summary {
@@ -57,6 +60,13 @@ impl Summary {
             "seconds".into(),
             json!((self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0),
         );
+        if let Some(usage) = Usage::current() {
+            map.insert("cpu_seconds".into(), json!(usage.cpu_s));
+            map.insert(
+                "peak_rss_mb".into(),
+                json!((usage.peak_rss_bytes as f64 / 104_857.6).round() / 10.0),
+            );
+        }
         Value::Object(map)
     }
 

@@ -1,12 +1,12 @@
 //! The response cache and call log: one SQLite file (WAL, so several processes share it).
 //! Lookups run on the input thread, one query per record; every write goes through one
-//! writer thread per process that commits in small batches (at most every 25 ms or 256
-//! rows), so a request costs no transaction of its own and a killed run loses at most the
-//! last few milliseconds of replies.
+//! writer thread per process that commits in small batches (every 25 ms, or 256 rows), so
+//! a request costs no transaction of its own and a killed run loses at most the last few
+//! milliseconds of replies.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -212,12 +212,26 @@ impl WriterContext {
     fn run(mut self, rx: Receiver<Row>) {
         let mut warned = false;
         while let Ok(first) = rx.recv() {
-            let deadline = Instant::now() + FLUSH_EVERY;
+            // Sleep out the batch period instead of waking for every row: under a slow
+            // teacher rows come one at a time, and each wake-up costs more than the row.
             let mut batch = vec![first];
-            while batch.len() < BATCH_ROWS {
-                match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                    Ok(row) => batch.push(row),
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            let deadline = Instant::now() + FLUSH_EVERY;
+            loop {
+                match rx.try_recv() {
+                    Ok(row) => {
+                        batch.push(row);
+                        if batch.len() >= BATCH_ROWS {
+                            break;
+                        }
+                    }
+                    Err(TryRecvError::Disconnected) => break,
+                    Err(TryRecvError::Empty) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            break;
+                        }
+                        std::thread::sleep(left);
+                    }
                 }
             }
             if let Err(err) = self.commit(&batch)

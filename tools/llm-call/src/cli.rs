@@ -178,7 +178,10 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", help_heading = "Concurrency")]
     pub shared_budget: Option<PathBuf>,
 
-    /// Records held while waiting for the oldest to finish [default: 4 × concurrency, min 16].
+    /// Output records held while waiting for the oldest to finish [default: 4 × concurrency, min 16].
+    ///
+    /// A record asking for -n choices takes n places (at most the whole window), so the
+    /// memory held stays the same whatever -n is.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
           help_heading = "Concurrency")]
     pub window: Option<u32>,
@@ -245,7 +248,7 @@ impl Cli {
             .unwrap_or_else(|| format!("{}_reasoning", self.to))
     }
 
-    /// The reorder window in records.
+    /// The reorder window in output records.
     pub fn window_size(&self) -> usize {
         self.window
             .map_or_else(|| (self.concurrency as usize * 4).max(16), |w| w as usize)

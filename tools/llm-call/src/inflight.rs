@@ -4,6 +4,7 @@
 //! alone cannot do this: it only answers once the first reply is stored.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,10 +20,23 @@ type Shared = Option<Arc<Vec<(u32, Choice)>>>;
 const GRACE: Duration = Duration::from_secs(2);
 
 /// The keys being asked for right now, and those finished a moment ago.
-#[derive(Default)]
 pub struct Inflight {
     entries: Mutex<HashMap<Arc<str>, Entry>>,
+    /// Sweep finished keys once the map holds this many entries.
+    sweep_at: AtomicUsize,
 }
+
+impl Default for Inflight {
+    fn default() -> Self {
+        Inflight {
+            entries: Mutex::default(),
+            sweep_at: AtomicUsize::new(MIN_SWEEP),
+        }
+    }
+}
+
+/// The smallest map worth sweeping.
+const MIN_SWEEP: usize = 64;
 
 struct Entry {
     rx: watch::Receiver<Shared>,
@@ -49,7 +63,14 @@ impl Inflight {
     /// Joins the key: leader when it is free, follower otherwise.
     pub fn join(self: &Arc<Self>, key: &Arc<str>) -> Role {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|_, e| e.done_at.is_none_or(|at| at.elapsed() < GRACE));
+        // Sweeping finished keys visits every entry: do it once the map has doubled
+        // since the last sweep, so a join costs O(1) on average.
+        if entries.len() >= self.sweep_at.load(Relaxed) {
+            let now = Instant::now();
+            entries.retain(|_, e| e.done_at.is_none_or(|at| now - at < GRACE));
+            self.sweep_at
+                .store((entries.len() * 2).max(MIN_SWEEP), Relaxed);
+        }
         if let Some(entry) = entries.get(key) {
             return Role::Follower(entry.rx.clone());
         }

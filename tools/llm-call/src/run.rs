@@ -36,8 +36,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let (ctx, parts, cache) = prepare(&cli, label, started)?;
     let counters = Arc::clone(&ctx.counters);
     let mode = parts.mode;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the work per request is small and every extra worker thread is one
+    // more to wake per event; waiting processes cost CPU in wake-ups, not in work.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -249,7 +250,8 @@ async fn abort(
     Err(anyhow::anyhow!(message))
 }
 
-/// Takes items in input order while the window has room and starts a task per record.
+/// Takes items in input order while the window has room (a record takes a place per
+/// choice) and starts a task per record.
 /// Returns the input error that ended it early, if any.
 async fn dispatch(
     ctx: Arc<Ctx>,
@@ -259,11 +261,14 @@ async fn dispatch(
 ) -> Option<anyhow::Error> {
     let mut count = 0;
     let mut error = None;
+    // The window counts output records: a record asking for n choices takes n places, so
+    // memory stays bounded by the window whatever -n is.
+    let weight = ctx.n.min(window.available_permits() as u32).max(1);
     loop {
         let permit = tokio::select! {
             biased;
             () = stopped(&ctx.stop) => break,
-            permit = Arc::clone(&window).acquire_owned() => permit.expect("the window is never closed"),
+            permit = Arc::clone(&window).acquire_many_owned(weight) => permit.expect("the window is never closed"),
         };
         let next = tokio::select! {
             biased;
