@@ -365,6 +365,14 @@ mod tests {
         slot.index.map(|(i, _)| i)
     }
 
+    /// What a spawned waiter got, failing the test if it is not served within [`LONG`].
+    async fn served<T>(task: tokio::task::JoinHandle<T>) -> T {
+        tokio::time::timeout(LONG, task)
+            .await
+            .expect("served in time")
+            .expect("the task ran to the end")
+    }
+
     #[tokio::test]
     async fn two_budgets_on_one_dir_share_its_slots() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -393,17 +401,11 @@ mod tests {
         let other = tokio::spawn(async move { index(&b.acquire().await) });
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(held);
-        let reused = tokio::time::timeout(LONG, local)
-            .await
-            .expect("served")
-            .expect("task");
+        let reused = served(local).await;
         assert_eq!(reused.index, Some((0, 1)), "handed over, one use so far");
         assert!(!other.is_finished(), "the slot never left process a");
         drop(reused);
-        let taken = tokio::time::timeout(LONG, other)
-            .await
-            .expect("served")
-            .expect("task");
+        let taken = served(other).await;
         assert_eq!(
             taken,
             Some(0),
@@ -421,20 +423,14 @@ mod tests {
             let next = tokio::spawn(async move { a2.acquire().await });
             tokio::time::sleep(Duration::from_millis(10)).await;
             drop(slot);
-            slot = tokio::time::timeout(LONG, next)
-                .await
-                .expect("served")
-                .expect("task");
+            slot = served(next).await;
             assert_eq!(slot.index, Some((0, uses)));
         }
         let a2 = Arc::clone(&a);
         let next = tokio::spawn(async move { a2.acquire().await });
         tokio::time::sleep(Duration::from_millis(10)).await;
         drop(slot);
-        let fresh = tokio::time::timeout(LONG, next)
-            .await
-            .expect("served")
-            .expect("task");
+        let fresh = served(next).await;
         assert_eq!(
             fresh.index,
             Some((0, 0)),
@@ -482,10 +478,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(30)).await;
         let freed = std::time::Instant::now();
         drop(held);
-        let (got, at) = tokio::time::timeout(LONG, waiter)
-            .await
-            .expect("served")
-            .expect("task");
+        let (got, at) = served(waiter).await;
         assert_eq!(got, Some(0));
         if cfg!(target_os = "linux") {
             // Rescans come every RESCAN; only the bell serves sooner than a whole period.
@@ -504,10 +497,7 @@ mod tests {
         let waiter = tokio::spawn(async move { index(&budget.acquire().await) });
         tokio::time::sleep(Duration::from_millis(30)).await;
         drop(other);
-        let got = tokio::time::timeout(LONG, waiter)
-            .await
-            .expect("served")
-            .expect("task");
+        let got = served(waiter).await;
         assert_eq!(got, Some(0));
     }
 

@@ -171,33 +171,56 @@ impl Cache {
     }
 }
 
+/// What the cache knows of one request.
+pub struct Found {
+    /// Finished choices by index.
+    pub choices: Vec<(u32, Choice)>,
+    /// Why earlier runs gave up on it: (policy, reason) pairs.
+    pub rejected: Vec<(String, String)>,
+}
+
 impl Lookup {
-    /// Finished choices of a request, by choice index.
-    pub fn get(&mut self, key: &str) -> rusqlite::Result<Vec<(u32, Choice)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT idx, content, reasoning, finish_reason FROM choices WHERE key = ?1",
-        )?;
-        let rows = stmt.query_map([key], |row| {
-            Ok((
-                row.get::<_, u32>(0)?,
-                Choice {
-                    content: row.get(1)?,
-                    reasoning: row.get(2)?,
-                    finish_reason: row.get(3)?,
-                },
-            ))
-        })?;
-        rows.collect()
+    /// Finished choices and remembered rejections of a request, read in one transaction:
+    /// each read transaction that follows a commit by a writer rereads its pages, so one
+    /// costs half of two.
+    pub fn find(&mut self, key: &str) -> rusqlite::Result<Found> {
+        let tx = self.conn.transaction()?;
+        let choices = get(&tx, key)?;
+        let rejected = rejected(&tx, key)?;
+        tx.commit()?;
+        Ok(Found { choices, rejected })
     }
 
-    /// Why earlier runs gave up on this request for its content: (policy, reason) pairs.
-    pub fn rejected(&mut self, key: &str) -> rusqlite::Result<Vec<(String, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT policy, reason FROM rejected WHERE key = ?1")?;
-        let rows = stmt.query_map([key], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        rows.collect()
+    /// Finished choices of a request, by choice index.
+    #[cfg(test)]
+    pub fn get(&mut self, key: &str) -> rusqlite::Result<Vec<(u32, Choice)>> {
+        get(&self.conn, key)
     }
+}
+
+/// Finished choices of a request, by choice index.
+fn get(conn: &Connection, key: &str) -> rusqlite::Result<Vec<(u32, Choice)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT idx, content, reasoning, finish_reason FROM choices WHERE key = ?1",
+    )?;
+    let rows = stmt.query_map([key], |row| {
+        Ok((
+            row.get::<_, u32>(0)?,
+            Choice {
+                content: row.get(1)?,
+                reasoning: row.get(2)?,
+                finish_reason: row.get(3)?,
+            },
+        ))
+    })?;
+    rows.collect()
+}
+
+/// Why earlier runs gave up on a request for its content: (policy, reason) pairs.
+fn rejected(conn: &Connection, key: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT policy, reason FROM rejected WHERE key = ?1")?;
+    let rows = stmt.query_map([key], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
 }
 
 struct WriterContext {

@@ -174,7 +174,9 @@ pub struct Cli {
     /// Share the --concurrency budget with every llm-call using DIR (created if missing).
     ///
     /// The budget is a set of lock files that the kernel releases when a process dies, so
-    /// a crashed stage never keeps requests from the others.
+    /// a crashed stage never keeps requests from the others. Waiting for it costs no CPU:
+    /// one waiting process watches for a freed slot (told of each at once through a local
+    /// socket), the others sleep until it is their turn.
     #[arg(long, value_name = "DIR", help_heading = "Concurrency")]
     pub shared_budget: Option<PathBuf>,
 

@@ -10,7 +10,7 @@ use ktpipe_common::{Located, Reader};
 use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 
-use crate::cache::Lookup;
+use crate::cache::{Found, Lookup};
 use crate::call::Job;
 use crate::inflight::Inflight;
 use crate::progress::{Counters, warn};
@@ -95,17 +95,20 @@ impl Feed {
             });
         };
         let key = self.spec.cache_key(messages);
-        let cached = lookup.get(&key).unwrap_or_else(|err| {
+        // A failed lookup only means the request is asked again.
+        let found = lookup.find(&key).unwrap_or_else(|err| {
             if !std::mem::replace(warned, true) {
                 warn(
                     &self.label,
                     &format!("cannot read the cache: {err}; asking the teacher"),
                 );
             }
-            Vec::new()
+            Found {
+                choices: Vec::new(),
+                rejected: Vec::new(),
+            }
         });
-        // A failed lookup here only means the request is asked again.
-        let rejected = lookup.rejected(&key).unwrap_or_default();
+        let (cached, rejected) = (found.choices, found.rejected);
         let key: Arc<str> = Arc::from(key);
         let role = (cached.len() < self.choices).then(|| self.inflight.join(&key));
         Item::Job(Job {
