@@ -62,10 +62,7 @@ impl Summary {
         );
         if let Some(usage) = Usage::current() {
             map.insert("cpu_seconds".into(), json!(usage.cpu_s));
-            map.insert(
-                "peak_rss_mb".into(),
-                json!((usage.peak_rss_bytes as f64 / 104_857.6).round() / 10.0),
-            );
+            map.insert("peak_rss_mb".into(), json!(usage.peak_rss_mib()));
         }
         Value::Object(map)
     }

@@ -8,7 +8,7 @@
 pub struct Usage {
     /// User plus system CPU seconds of every thread.
     pub cpu_s: f64,
-    /// Peak resident set size in bytes (`VmHWM`); the summary gives it in MiB.
+    /// Peak resident set size in bytes (`VmHWM`).
     pub peak_rss_bytes: u64,
 }
 
@@ -24,6 +24,11 @@ impl Usage {
             cpu_s: cpu_ticks(&stat)? as f64 / TICKS_PER_SECOND,
             peak_rss_bytes: peak_rss_kib(&status)? * 1024,
         })
+    }
+
+    /// Peak resident set size in MiB, to one decimal.
+    pub fn peak_rss_mib(&self) -> f64 {
+        (self.peak_rss_bytes as f64 * 10.0 / (1 << 20) as f64).round() / 10.0
     }
 }
 
@@ -64,6 +69,11 @@ mod tests {
         let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n";
         assert_eq!(peak_rss_kib(status), Some(1234));
         assert_eq!(peak_rss_kib("Name:\tx\n"), None);
+        let usage = Usage {
+            cpu_s: 0.0,
+            peak_rss_bytes: 1234 * 1024,
+        };
+        assert_eq!(usage.peak_rss_mib(), 1.2);
     }
 
     #[test]

@@ -195,18 +195,17 @@ impl Shared {
         // A fresh holder scans once; from then on every freed slot rings its bell (rings
         // queue up while it is not listening), so it scans again only when none comes.
         let mut scan = std::mem::take(&mut state.fresh) || state.bell.is_none();
+        let rescan = if state.bell.is_some() {
+            RESCAN
+        } else {
+            RESCAN_WITHOUT_BELL
+        };
         let i = loop {
             if scan && let Some(i) = self.scan() {
                 break i;
             }
-            let rescan = if state.bell.is_some() {
-                RESCAN
-            } else {
-                RESCAN_WITHOUT_BELL
-            };
-            let mut rung = [0u8; 4];
             let hint = tokio::select! {
-                got = recv(state.bell.as_ref(), &mut rung) => got.map(|()| u32::from_le_bytes(rung) as usize),
+                rung = recv(state.bell.as_ref()) => rung,
                 () = tokio::time::sleep(rescan) => None,
             };
             match hint {
@@ -326,13 +325,16 @@ impl Drop for Waiting<'_> {
     }
 }
 
-async fn recv(bell: Option<&UnixDatagram>, buf: &mut [u8; 4]) -> Option<()> {
-    match bell {
-        Some(bell) => match bell.recv(buf).await {
-            Ok(4) => Some(()),
-            _ => None,
-        },
-        None => std::future::pending().await,
+/// The slot number of the next ring; None for a datagram that is not one. Without a bell,
+/// never: the rescan does the work.
+async fn recv(bell: Option<&UnixDatagram>) -> Option<usize> {
+    let Some(bell) = bell else {
+        return std::future::pending().await;
+    };
+    let mut rung = [0u8; 4];
+    match bell.recv(&mut rung).await {
+        Ok(4) => Some(u32::from_le_bytes(rung) as usize),
+        _ => None,
     }
 }
 

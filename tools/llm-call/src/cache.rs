@@ -1,5 +1,5 @@
 //! The response cache and call log: one SQLite file (WAL, so several processes share it).
-//! Lookups run on the input thread, one query per record; every write goes through one
+//! Lookups run on the input thread, one read transaction per record; every write goes through one
 //! writer thread per process that commits in small batches (every 25 ms, or 256 rows), so
 //! a request costs no transaction of its own and a killed run loses at most the last few
 //! milliseconds of replies.
@@ -172,6 +172,7 @@ impl Cache {
 }
 
 /// What the cache knows of one request.
+#[derive(Default)]
 pub struct Found {
     /// Finished choices by index.
     pub choices: Vec<(u32, Choice)>,
@@ -189,12 +190,6 @@ impl Lookup {
         let rejected = rejected(&tx, key)?;
         tx.commit()?;
         Ok(Found { choices, rejected })
-    }
-
-    /// Finished choices of a request, by choice index.
-    #[cfg(test)]
-    pub fn get(&mut self, key: &str) -> rusqlite::Result<Vec<(u32, Choice)>> {
-        get(&self.conn, key)
     }
 }
 
@@ -372,10 +367,10 @@ mod tests {
         .expect("send");
         drop(tx);
         cache.close();
-        let mut found = lookup.get("k1").expect("query");
+        let mut found = lookup.find("k1").expect("query").choices;
         found.sort_by_key(|(i, _)| *i);
         assert_eq!(found, vec![(0, choice("a")), (1, choice("b"))]);
-        assert!(lookup.get("other").expect("query").is_empty());
+        assert!(lookup.find("other").expect("query").choices.is_empty());
         let calls: i64 = lookup
             .conn
             .query_row("SELECT count(*) FROM calls WHERE status = '200'", [], |r| {

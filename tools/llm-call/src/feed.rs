@@ -103,10 +103,7 @@ impl Feed {
                     &format!("cannot read the cache: {err}; asking the teacher"),
                 );
             }
-            Found {
-                choices: Vec::new(),
-                rejected: Vec::new(),
-            }
+            Found::default()
         });
         let (cached, rejected) = (found.choices, found.rejected);
         let key: Arc<str> = Arc::from(key);

@@ -4,7 +4,6 @@
 //! alone cannot do this: it only answers once the first reply is stored.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,17 +19,22 @@ type Shared = Option<Arc<Vec<(u32, Choice)>>>;
 const GRACE: Duration = Duration::from_secs(2);
 
 /// The keys being asked for right now, and those finished a moment ago.
+#[derive(Default)]
 pub struct Inflight {
-    entries: Mutex<HashMap<Arc<str>, Entry>>,
-    /// Sweep finished keys once the map holds this many entries.
-    sweep_at: AtomicUsize,
+    entries: Mutex<Entries>,
 }
 
-impl Default for Inflight {
+struct Entries {
+    map: HashMap<Arc<str>, Entry>,
+    /// Sweep finished keys once the map holds this many entries.
+    sweep_at: usize,
+}
+
+impl Default for Entries {
     fn default() -> Self {
-        Inflight {
-            entries: Mutex::default(),
-            sweep_at: AtomicUsize::new(MIN_SWEEP),
+        Entries {
+            map: HashMap::new(),
+            sweep_at: MIN_SWEEP,
         }
     }
 }
@@ -65,17 +69,20 @@ impl Inflight {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         // Sweeping finished keys visits every entry: do it once the map has doubled
         // since the last sweep, so a join costs O(1) on average.
-        if entries.len() >= self.sweep_at.load(Relaxed) {
+        if entries.map.len() >= entries.sweep_at {
             let now = Instant::now();
-            entries.retain(|_, e| e.done_at.is_none_or(|at| now - at < GRACE));
-            self.sweep_at
-                .store((entries.len() * 2).max(MIN_SWEEP), Relaxed);
+            entries
+                .map
+                .retain(|_, e| e.done_at.is_none_or(|at| now - at < GRACE));
+            entries.sweep_at = (entries.map.len() * 2).max(MIN_SWEEP);
         }
-        if let Some(entry) = entries.get(key) {
+        if let Some(entry) = entries.map.get(key) {
             return Role::Follower(entry.rx.clone());
         }
         let (tx, rx) = watch::channel(None);
-        entries.insert(Arc::clone(key), Entry { rx, done_at: None });
+        entries
+            .map
+            .insert(Arc::clone(key), Entry { rx, done_at: None });
         Role::Leader(Leader {
             inflight: Arc::clone(self),
             key: Arc::clone(key),
@@ -101,11 +108,11 @@ impl Drop for Leader {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         if self.tx.borrow().is_some() {
-            if let Some(entry) = entries.get_mut(&self.key) {
+            if let Some(entry) = entries.map.get_mut(&self.key) {
                 entry.done_at = Some(Instant::now());
             }
         } else {
-            entries.remove(&self.key);
+            entries.map.remove(&self.key);
         }
     }
 }

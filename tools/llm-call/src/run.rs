@@ -193,8 +193,16 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
             let _ = done_tx.send(sink.run(out_rx));
         })
         .context("starting the output thread")?;
+    // The window counts output records: a record asking for n choices takes n places (at
+    // most the whole window), so memory stays bounded by the window whatever -n is.
+    let weight = (ctx.n as usize).clamp(1, window) as u32;
     let window = Arc::new(Semaphore::new(window));
-    let dispatcher = tokio::spawn(dispatch(Arc::clone(&ctx), item_rx, window, out_tx.clone()));
+    let dispatcher = tokio::spawn(dispatch(
+        Arc::clone(&ctx),
+        item_rx,
+        (window, weight),
+        out_tx.clone(),
+    ));
     let _progress = AbortOnDrop(tokio::spawn(progress::report(
         label.clone(),
         Arc::clone(&ctx.counters),
@@ -256,14 +264,11 @@ async fn abort(
 async fn dispatch(
     ctx: Arc<Ctx>,
     mut items: mpsc::Receiver<(u64, Item)>,
-    window: Arc<Semaphore>,
+    (window, weight): (Arc<Semaphore>, u32),
     out: mpsc::UnboundedSender<Msg>,
 ) -> Option<anyhow::Error> {
     let mut count = 0;
     let mut error = None;
-    // The window counts output records: a record asking for n choices takes n places, so
-    // memory stays bounded by the window whatever -n is.
-    let weight = ctx.n.min(window.available_permits() as u32).max(1);
     loop {
         let permit = tokio::select! {
             biased;
