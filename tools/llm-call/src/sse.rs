@@ -3,6 +3,8 @@
 //! body gives. Pure; the client feeds it bytes as they arrive, which is what lets it tell
 //! a silent server from a long generation.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,10 +29,12 @@ struct Partial {
     finish_reason: Option<String>,
 }
 
+// The event types borrow from the line: a streamed reply is many small events, and text
+// without escapes needs no copy of its own before it joins the choice's text.
 #[derive(Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    choices: Vec<ChunkChoice>,
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<ChunkChoice<'a>>,
     #[serde(default)]
     usage: Option<Usage>,
     #[serde(default)]
@@ -38,23 +42,23 @@ struct Chunk {
 }
 
 #[derive(Deserialize)]
-struct ChunkChoice {
+struct ChunkChoice<'a> {
     #[serde(default)]
     index: usize,
-    #[serde(default)]
-    delta: Delta,
-    #[serde(default)]
-    finish_reason: Option<String>,
+    #[serde(default, borrow)]
+    delta: Delta<'a>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Default)]
-struct Delta {
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    reasoning_content: Option<String>,
-    #[serde(default)]
-    reasoning: Option<String>,
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -85,10 +89,20 @@ impl Assembler {
     /// Takes the next bytes of the stream; the error says what is wrong with it.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.pending.extend_from_slice(bytes);
-        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
-            self.line(&line)?;
+        // Whole lines are read where they lie; the unfinished rest moves to the front once.
+        let pending = std::mem::take(&mut self.pending);
+        let mut start = 0;
+        let mut result = Ok(());
+        while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
+            result = self.line(&pending[start..start + end + 1]);
+            start += end + 1;
+            if result.is_err() {
+                break;
+            }
         }
+        self.pending = pending;
+        self.pending.drain(..start);
+        result?;
         // A single unterminated line may not grow without bound either.
         if self.pending.len() > self.limit {
             return Err(format!("stream line longer than {} bytes", self.limit));
@@ -136,8 +150,8 @@ impl Assembler {
                     into.push_str(&piece);
                 }
             }
-            if c.finish_reason.is_some() {
-                partial.finish_reason = c.finish_reason;
+            if let Some(reason) = c.finish_reason {
+                partial.finish_reason = Some(reason.into_owned());
             }
         }
         if self.text_bytes > self.limit {
