@@ -174,6 +174,13 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// A teacher URL where every connection is refused. Port 1 is never handed out as a free
+/// port, so, unlike a port found free and released, no mock of a test running alongside
+/// can come to listen there.
+pub fn refused_base_url() -> String {
+    "http://127.0.0.1:1/v1".to_string()
+}
+
 /// The sample seed shipped with ktpipe.
 pub fn sample_seed() -> PathBuf {
     root().join("tests/fixtures/sample_seed.jsonl")

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::harness::{
     DATASETS, Mock, Tools, assert_same_outputs, count, just_cmd, justfile_has, outputs, read_jsonl,
-    reference_outputs, sample_seed, small_vars, stderr,
+    reference_outputs, refused_base_url, sample_seed, small_vars, stderr,
 };
 
 /// Quick retries and a short request timeout, so injected faults cost milliseconds.
@@ -151,11 +151,7 @@ fn replies_that_stay_cut_or_empty_are_rejected_with_the_reason() {
 
 #[test]
 fn a_teacher_that_is_down_fails_the_run_within_seconds_and_writes_nothing() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let base_url = format!("http://127.0.0.1:{port}/v1");
+    let base_url = refused_base_url();
     let tools = Tools::new(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");

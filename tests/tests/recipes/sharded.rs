@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::harness::{DATASETS, Mock, bin_dir, just, just_cmd, read_jsonl, sample_seed, stderr};
+use super::harness::{
+    DATASETS, Mock, bin_dir, just, just_cmd, read_jsonl, refused_base_url, sample_seed, stderr,
+};
 
 /// An sshd on a loopback port, with a throwaway host key and user key, killed when dropped.
 struct Sshd {
@@ -194,7 +196,7 @@ fn local_shards_fail_by_name_and_a_rerun_runs_only_the_unfinished() {
     // A teacher that refuses every connection stops each shard's run (llm-call fails fast).
     let vars = vars(utf8(&seed), utf8(&out_dir));
 
-    let dead_url = Mock::start(&[]).base_url.clone();
+    let dead_url = refused_base_url();
     let out = just_cmd(&dead_url, &bin_dir(), &vars, "generate-sharded")
         .output()
         .expect("running just");

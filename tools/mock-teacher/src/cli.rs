@@ -19,8 +19,10 @@ Examples:
 ///
 /// Serves /v1/chat/completions with format-correct replies for each ktpipe prompt kind, a
 /// pure function of the request, plus /v1/models and /stats. Latency and faults are
-/// injected from a seed. Prints its base URL on stdout, then serves until SIGTERM or
-/// Ctrl-C.
+/// injected from a seed; a streamed reply spreads its latency over the events that carry
+/// text, and the closing ones (finish reason, usage, [DONE]) follow the last at once, as a
+/// server sends them when generation ends. Prints its base URL on stdout, then serves
+/// until SIGTERM or Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(name = "mock-teacher", version, after_help = EXAMPLES)]
 pub struct Cli {

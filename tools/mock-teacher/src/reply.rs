@@ -217,14 +217,18 @@ impl Replier {
         )
     }
 
-    fn events(&self, choices: &[Choice]) -> Vec<Bytes> {
+    /// The stream's events and how many of them close it: the last finish reason, the
+    /// usage when asked for, and `[DONE]`.
+    fn events(&self, choices: &[Choice]) -> Events {
         let mut events = chat::stream_events(&self.id(), &self.model(), choices);
+        let mut closing = 2;
         if self.req.include_usage {
             let usage =
                 chat::usage_event(&self.id(), &self.model(), self.req.prompt_tokens, choices);
             events.insert(events.len() - 1, usage);
+            closing += 1;
         }
-        events
+        Events { events, closing }
     }
 }
 
@@ -261,21 +265,38 @@ fn status_reply(fault: Fault, retry_after: u64) -> Response<ReplyBody> {
     response
 }
 
-/// A server-sent-events response fed by a task: `latency` is spread over the events;
-/// with `hang`, only the first event is sent, then the stream goes silent and aborts.
-/// `done` runs once every event has been handed to the connection.
-fn stream(
+/// A streamed reply: the events, of which the last `closing` end it.
+struct Events {
     events: Vec<Bytes>,
+    closing: usize,
+}
+
+/// The wait before each event: `latency` spread evenly over the events that carry
+/// generated text, while the closing ones follow the last of them at once, as a server
+/// sends them when generation ends (a reply of one event waits the whole latency).
+fn pacing(events: usize, closing: usize, latency: Duration) -> Vec<Duration> {
+    let paced = events.saturating_sub(closing).max(1).min(events);
+    let step = latency / u32::try_from(paced.max(1)).unwrap_or(u32::MAX);
+    (0..events)
+        .map(|i| if i < paced { step } else { Duration::ZERO })
+        .collect()
+}
+
+/// A server-sent-events response fed by a task, paced by [`pacing`]; with `hang`, only
+/// the first event is sent, then the stream goes silent and aborts. `done` runs once
+/// every event has been handed to the connection.
+fn stream(
+    Events { events, closing }: Events,
     latency: Duration,
     hang: Option<Duration>,
     done: impl FnOnce() + Send + 'static,
     guard: InFlight,
 ) -> Response<ReplyBody> {
     let (tx, rx) = mpsc::channel(4);
-    let step = latency / u32::try_from(events.len().max(1)).unwrap_or(u32::MAX);
+    let waits = pacing(events.len(), closing, latency);
     tokio::spawn(async move {
-        for event in events {
-            sleep(step).await;
+        for (event, wait) in events.into_iter().zip(waits) {
+            sleep(wait).await;
             if tx.send(Ok(event)).await.is_err() {
                 return;
             }
@@ -296,4 +317,25 @@ fn stream(
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_is_spread_over_the_text_and_the_closing_events_follow_at_once() {
+        let ms = Duration::from_millis;
+        // Four pieces of text, then the finish reason, the usage and [DONE].
+        let waits = pacing(7, 3, ms(400));
+        assert_eq!(
+            waits,
+            [ms(100), ms(100), ms(100), ms(100), ms(0), ms(0), ms(0)]
+        );
+        assert_eq!(waits.iter().sum::<Duration>(), ms(400));
+        // Nothing but closing events: the first still waits for the whole reply.
+        assert_eq!(pacing(2, 2, ms(50)), [ms(50), ms(0)]);
+        assert_eq!(pacing(1, 3, ms(50)), [ms(50)]);
+        assert!(pacing(0, 2, ms(50)).is_empty());
+    }
 }
