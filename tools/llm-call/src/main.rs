@@ -19,6 +19,7 @@ mod retry;
 mod run;
 mod sink;
 mod sse;
+mod stdout;
 mod timefmt;
 
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! The run: settings and resources first (usage errors before any input is read), then the
-//! pipeline of threads and tasks (input thread → dispatcher → a task per record → stdout
-//! thread), and how it ends: input exhausted, the key refused, or Ctrl-C.
+//! pipeline (input thread → dispatcher → a task per record → the sink task writing
+//! stdout), and how it ends: input exhausted, the key refused, or Ctrl-C.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -25,7 +25,7 @@ use crate::sink::{self, Msg, Sink};
 
 /// How long requests in flight may finish after Ctrl-C.
 const GRACE: Duration = Duration::from_secs(5);
-/// How long the stdout thread may take to flush when the run is cut short.
+/// How long the sink may take to flush when the run is cut short.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
 /// Runs llm-call.
@@ -187,12 +187,9 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
         .name("input".into())
         .spawn(move || feed.run(item_tx))
         .context("starting the input thread")?;
-    std::thread::Builder::new()
-        .name("stdout".into())
-        .spawn(move || {
-            let _ = done_tx.send(sink.run(out_rx));
-        })
-        .context("starting the output thread")?;
+    tokio::spawn(async move {
+        let _ = done_tx.send(sink.run(out_rx).await);
+    });
     // The window counts output records: a record asking for n choices takes n places (at
     // most the whole window), so memory stays bounded by the window whatever -n is.
     let weight = (ctx.n as usize).clamp(1, window) as u32;
@@ -211,7 +208,7 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
     )));
     tokio::select! {
         done = &mut done_rx => {
-            done.context("the output thread died")??;
+            done.context("the output task died")??;
             return match dispatcher.await.context("the dispatcher died")? {
                 Some(err) => Err(err),
                 None => Ok(false),
@@ -230,11 +227,11 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
         ),
     );
     tokio::select! {
-        done = &mut done_rx => { done.context("the output thread died")??; }
+        done = &mut done_rx => { done.context("the output task died")??; }
         () = tokio::time::sleep(GRACE) => {
             let _ = out_tx.send(Msg::Stop);
             if let Ok(done) = tokio::time::timeout(FLUSH_WAIT, &mut done_rx).await {
-                done.context("the output thread died")??;
+                done.context("the output task died")??;
             }
         }
         message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
@@ -243,7 +240,7 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// Stops writing, lets the stdout thread flush what it wrote, and fails the run.
+/// Stops writing, lets the sink flush what it wrote, and fails the run.
 async fn abort(
     message: String,
     stop: &watch::Sender<bool>,

@@ -1,20 +1,23 @@
-//! The one thread that owns stdout and the rejects file. Finished records arrive in any
+//! The one task that owns stdout and the rejects file, on the runtime thread like the
+//! requests, so handing it a finished record wakes nothing. Finished records arrive in any
 //! order; in ordered mode they wait in a reorder buffer until every earlier record is
 //! written (the window permits they carry keep that buffer bounded). Output is flushed
 //! whenever nothing more is ready, so the next stage sees records within milliseconds.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use ktpipe_common::reader::ReadError;
-use ktpipe_common::{Located, Record, Rejects, Writer};
+use ktpipe_common::{Located, Record, Rejects};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::progress::{Counters, bump};
+use crate::stdout::Stdout;
 
 /// What became of one input item.
 #[derive(Debug)]
@@ -38,7 +41,7 @@ pub enum Outcome {
     Unfinished,
 }
 
-/// A message to the sink thread.
+/// A message to the sink task.
 pub enum Msg {
     /// Input item `seq` is finished; the permit is its place in the window.
     Done(u64, Outcome, Option<OwnedSemaphorePermit>),
@@ -48,7 +51,7 @@ pub enum Msg {
     Stop,
 }
 
-/// The sink thread's state.
+/// The sink task's state.
 pub struct Sink {
     /// Write in input order.
     pub ordered: bool,
@@ -64,8 +67,8 @@ pub struct Sink {
 
 impl Sink {
     /// Runs until every item is handled, a Stop, or a write error (a closed stdout).
-    pub fn run(mut self, mut rx: UnboundedReceiver<Msg>) -> anyhow::Result<()> {
-        let mut out = Writer::stdout();
+    pub async fn run(mut self, mut rx: UnboundedReceiver<Msg>) -> anyhow::Result<()> {
+        let mut out = Stdout::open();
         let mut pending: BTreeMap<u64, (Outcome, Option<OwnedSemaphorePermit>)> = BTreeMap::new();
         let mut next = 0u64;
         let mut received = 0u64;
@@ -75,8 +78,8 @@ impl Sink {
             let msg = match rx.try_recv() {
                 Ok(msg) => msg,
                 Err(TryRecvError::Empty) => {
-                    out.flush()?;
-                    match rx.blocking_recv() {
+                    out.flush().await?;
+                    match rx.recv().await {
                         Some(msg) => msg,
                         None => break,
                     }
@@ -98,26 +101,24 @@ impl Sink {
             if !self.ordered {
                 self.handle(&mut out, outcome, &mut gap)?;
                 drop(permit);
-                continue;
+            } else {
+                pending.insert(seq, (outcome, permit));
+                while let Some((outcome, permit)) = pending.remove(&next) {
+                    self.handle(&mut out, outcome, &mut gap)?;
+                    drop(permit);
+                    next += 1;
+                }
             }
-            pending.insert(seq, (outcome, permit));
-            while let Some((outcome, permit)) = pending.remove(&next) {
-                self.handle(&mut out, outcome, &mut gap)?;
-                drop(permit);
-                next += 1;
+            if out.full() {
+                out.flush().await?;
             }
         }
-        out.flush()
+        out.flush().await
     }
 
     /// Writes one finished item. After an unfinished one (ordered mode, on Ctrl-C) nothing
     /// more is written: later records are in the cache for the rerun.
-    fn handle(
-        &mut self,
-        out: &mut Writer<io::Stdout>,
-        outcome: Outcome,
-        gap: &mut bool,
-    ) -> anyhow::Result<()> {
+    fn handle(&mut self, out: &mut Stdout, outcome: Outcome, gap: &mut bool) -> anyhow::Result<()> {
         if *gap || self.halt.load(Relaxed) {
             return Ok(());
         }
@@ -157,7 +158,7 @@ impl Sink {
         Ok(())
     }
 
-    fn emit(&self, out: &mut Writer<io::Stdout>, records: &[Record]) -> anyhow::Result<()> {
+    fn emit(&self, out: &mut Stdout, records: &[Record]) -> anyhow::Result<()> {
         for record in records {
             out.write(record)?;
             bump(&self.counters.out);

@@ -1,0 +1,106 @@
+//! Stdout, written from the runtime thread. Records are buffered as JSONL and flushed when
+//! nothing more is ready (or the buffer is full). When stdout is a pipe, as between the
+//! stages of a recipe, it is written without blocking, so no thread has to be woken per
+//! record; anything else (a file, a terminal) is written on a blocking thread, so a slow
+//! reader never stalls the requests in flight.
+
+use std::io::Write;
+use std::os::fd::AsFd;
+
+use anyhow::Context;
+use ktpipe_common::Record;
+use ktpipe_common::writer::write_record;
+use tokio::io::AsyncWriteExt;
+use tokio::net::unix::pipe;
+
+/// Buffered records beyond this many bytes are flushed before more are taken.
+const FULL: usize = 64 * 1024;
+
+/// Where the records go.
+enum Dest {
+    /// A pipe, written without blocking (set back to blocking when done).
+    Pipe(pipe::Sender),
+    /// Anything else, written on a blocking thread.
+    Blocking(std::io::Stdout),
+}
+
+/// Stdout, buffered.
+pub struct Stdout {
+    dest: Option<Dest>,
+    buf: Vec<u8>,
+}
+
+impl Stdout {
+    /// Stdout as it is: a pipe if it is one.
+    pub fn open() -> Self {
+        let pipe = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .and_then(|fd| pipe::Sender::from_file(std::fs::File::from(fd)).ok());
+        let dest = match pipe {
+            Some(sender) => Dest::Pipe(sender),
+            None => Dest::Blocking(std::io::stdout()),
+        };
+        Stdout {
+            dest: Some(dest),
+            buf: Vec::with_capacity(FULL),
+        }
+    }
+
+    /// Buffers one record and its newline.
+    pub fn write(&mut self, record: &Record) -> anyhow::Result<()> {
+        write_record(&mut self.buf, record).context("writing stdout")
+    }
+
+    /// True when the buffer should be flushed before more is written.
+    pub fn full(&self) -> bool {
+        self.buf.len() >= FULL
+    }
+
+    /// Writes out everything buffered.
+    pub async fn flush(&mut self) -> anyhow::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        match &mut self.dest {
+            Some(Dest::Pipe(sender)) => {
+                sender
+                    .write_all(&self.buf)
+                    .await
+                    .context("writing stdout")?;
+                self.buf.clear();
+            }
+            Some(Dest::Blocking(_)) => {
+                let Some(Dest::Blocking(stdout)) = self.dest.take() else {
+                    unreachable!("matched above")
+                };
+                let buf = std::mem::take(&mut self.buf);
+                let (stdout, mut buf, written) = tokio::task::spawn_blocking(move || {
+                    let mut lock = stdout.lock();
+                    let written = lock.write_all(&buf).and_then(|()| lock.flush());
+                    drop(lock);
+                    (stdout, buf, written)
+                })
+                .await
+                .context("the stdout writer died")?;
+                self.dest = Some(Dest::Blocking(stdout));
+                written.context("writing stdout")?;
+                buf.clear();
+                self.buf = buf;
+            }
+            None => anyhow::bail!("writing stdout: the writer was lost"),
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Stdout {
+    fn drop(&mut self) {
+        // Stdout's file description is shared with whoever started us: leave it blocking,
+        // as it was found.
+        if let Some(Dest::Pipe(sender)) = self.dest.take() {
+            let _ = sender.into_blocking_fd();
+        }
+    }
+}
