@@ -57,6 +57,11 @@ impl Fatal {
         self.message.get().is_some()
     }
 
+    /// The alarm's message, once raised.
+    pub fn message(&self) -> Option<String> {
+        self.message.get().cloned()
+    }
+
     /// Waits until the alarm is raised and returns its message.
     pub async fn wait(&self) -> String {
         loop {

@@ -206,15 +206,21 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
         mode,
         started,
     )));
+    // Biased, the alarm first: the sink may finish in the same turn as the request that
+    // raised it (both run on this thread), and the run must fail all the same.
     tokio::select! {
+        biased;
+        message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         done = &mut done_rx => {
             done.context("the output task died")??;
+            if let Some(message) = ctx.fatal.message() {
+                return Err(anyhow::anyhow!(message));
+            }
             return match dispatcher.await.context("the dispatcher died")? {
                 Some(err) => Err(err),
                 None => Ok(false),
             };
         }
-        message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         () = signals.recv() => {}
     }
     let _ = stop.send(true);
@@ -227,6 +233,8 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
         ),
     );
     tokio::select! {
+        biased;
+        message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         done = &mut done_rx => { done.context("the output task died")??; }
         () = tokio::time::sleep(GRACE) => {
             let _ = out_tx.send(Msg::Stop);
@@ -234,8 +242,10 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
                 done.context("the output task died")??;
             }
         }
-        message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         () = signals.recv() => {}
+    }
+    if let Some(message) = ctx.fatal.message() {
+        return Err(anyhow::anyhow!(message));
     }
     Ok(true)
 }

@@ -40,21 +40,16 @@ fn a_stream_that_falls_silent_is_retried_after_the_idle_timeout() {
     assert_eq!(text(&out.stdout), text(&clean.stdout));
 }
 
+/// Nothing listens on port 1, and it is never handed out as a free port to a test running
+/// alongside.
+const REFUSED: &str = "http://127.0.0.1:1/v1";
+
 #[test]
 fn a_teacher_down_from_the_start_stops_the_run_within_seconds() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
     let dir = tmp();
     let started = Instant::now();
     let out = run(
-        llm(dir.path(), &format!("http://127.0.0.1:{port}/v1")).args([
-            "--retry-base-ms",
-            "100",
-            "--rejects",
-            "rejects.jsonl",
-        ]),
+        llm(dir.path(), REFUSED).args(["--retry-base-ms", "100", "--rejects", "rejects.jsonl"]),
         records(0, 50),
     );
     assert_eq!(out.status.code(), Some(1));
@@ -66,6 +61,37 @@ fn a_teacher_down_from_the_start_stops_the_run_within_seconds() {
     let err = text(&out.stderr);
     assert!(err.contains("cannot reach the teacher"), "{err}");
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_teacher_down_fails_the_run_when_its_only_record_ends_the_output_too() {
+    // With one record, the failure that raises the alarm also finishes the output, in the
+    // same turn of the runtime: the run must fail whichever it sees first. Eight runs side
+    // by side, since either order may come first.
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let dir = tmp();
+                    run(
+                        llm(dir.path(), REFUSED).args([
+                            "-n",
+                            "2",
+                            "--concurrency",
+                            "8",
+                            "--rejects",
+                            "rejects.jsonl",
+                        ]),
+                        records(0, 1),
+                    )
+                })
+            })
+            .collect();
+        for out in runs.into_iter().map(|r| r.join().expect("run")) {
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+            assert!(out.stdout.is_empty());
+        }
+    });
 }
 
 #[test]
