@@ -206,11 +206,9 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
         mode,
         started,
     )));
-    // Biased, the alarm first: the sink may finish in the same turn as the request that
-    // raised it (both run on this thread), and the run must fail all the same.
+    // The sink may finish in the same turn as the request that raised the alarm (both run
+    // on this thread), so a finished sink does not mean success: the alarm is checked too.
     tokio::select! {
-        biased;
-        message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         done = &mut done_rx => {
             done.context("the output task died")??;
             if let Some(message) = ctx.fatal.message() {
@@ -221,6 +219,7 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
                 None => Ok(false),
             };
         }
+        message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         () = signals.recv() => {}
     }
     let _ = stop.send(true);
@@ -233,8 +232,6 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
         ),
     );
     tokio::select! {
-        biased;
-        message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         done = &mut done_rx => { done.context("the output task died")??; }
         () = tokio::time::sleep(GRACE) => {
             let _ = out_tx.send(Msg::Stop);
@@ -242,6 +239,7 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
                 done.context("the output task died")??;
             }
         }
+        message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         () = signals.recv() => {}
     }
     if let Some(message) = ctx.fatal.message() {

@@ -21,12 +21,12 @@ enum Dest {
     /// A pipe, written without blocking (set back to blocking when done).
     Pipe(pipe::Sender),
     /// Anything else, written on a blocking thread.
-    Blocking(std::io::Stdout),
+    Blocking,
 }
 
 /// Stdout, buffered.
 pub struct Stdout {
-    dest: Option<Dest>,
+    dest: Dest,
     buf: Vec<u8>,
 }
 
@@ -38,12 +38,8 @@ impl Stdout {
             .try_clone_to_owned()
             .ok()
             .and_then(|fd| pipe::Sender::from_file(std::fs::File::from(fd)).ok());
-        let dest = match pipe {
-            Some(sender) => Dest::Pipe(sender),
-            None => Dest::Blocking(std::io::stdout()),
-        };
         Stdout {
-            dest: Some(dest),
+            dest: pipe.map_or(Dest::Blocking, Dest::Pipe),
             buf: Vec::with_capacity(FULL),
         }
     }
@@ -64,33 +60,27 @@ impl Stdout {
             return Ok(());
         }
         match &mut self.dest {
-            Some(Dest::Pipe(sender)) => {
+            Dest::Pipe(sender) => {
                 sender
                     .write_all(&self.buf)
                     .await
                     .context("writing stdout")?;
-                self.buf.clear();
             }
-            Some(Dest::Blocking(_)) => {
-                let Some(Dest::Blocking(stdout)) = self.dest.take() else {
-                    unreachable!("matched above")
-                };
+            Dest::Blocking => {
+                // The buffer goes to the thread and comes back, to keep its allocation.
                 let buf = std::mem::take(&mut self.buf);
-                let (stdout, mut buf, written) = tokio::task::spawn_blocking(move || {
-                    let mut lock = stdout.lock();
-                    let written = lock.write_all(&buf).and_then(|()| lock.flush());
-                    drop(lock);
-                    (stdout, buf, written)
+                let (buf, written) = tokio::task::spawn_blocking(move || {
+                    let mut out = std::io::stdout().lock();
+                    let written = out.write_all(&buf).and_then(|()| out.flush());
+                    (buf, written)
                 })
                 .await
                 .context("the stdout writer died")?;
-                self.dest = Some(Dest::Blocking(stdout));
-                written.context("writing stdout")?;
-                buf.clear();
                 self.buf = buf;
+                written.context("writing stdout")?;
             }
-            None => anyhow::bail!("writing stdout: the writer was lost"),
         }
+        self.buf.clear();
         Ok(())
     }
 }
@@ -99,7 +89,7 @@ impl Drop for Stdout {
     fn drop(&mut self) {
         // Stdout's file description is shared with whoever started us: leave it blocking,
         // as it was found.
-        if let Some(Dest::Pipe(sender)) = self.dest.take() {
+        if let Dest::Pipe(sender) = std::mem::replace(&mut self.dest, Dest::Blocking) {
             let _ = sender.into_blocking_fd();
         }
     }
