@@ -206,6 +206,35 @@ fn processes_sharing_a_budget_stay_within_it_together() {
 }
 
 #[test]
+fn stdout_to_a_file_gets_the_same_records_as_a_pipe() {
+    // A pipe is written without blocking, anything else on a blocking thread: both must
+    // carry every record, in order. 2,000 records overflow the 64 KiB buffer many times.
+    let server = mock(Config::default());
+    let input = records(0, 2000);
+    let dir = tmp();
+    let piped = run(
+        llm(dir.path(), &server.base_url()).args(["--no-cache"]),
+        &input,
+    );
+    assert_eq!(piped.status.code(), Some(0));
+    let path = dir.path().join("out.jsonl");
+    let file = std::fs::File::create(&path).expect("create");
+    let mut child = llm(dir.path(), &server.base_url())
+        .arg("--no-cache")
+        .stdin(Stdio::piped())
+        .stdout(file)
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write");
+    drop(stdin);
+    assert!(child.wait().expect("wait").success());
+    let written = std::fs::read_to_string(&path).expect("read");
+    assert_eq!(written.lines().count(), 2000);
+    assert_eq!(written, text(&piped.stdout));
+}
+
+#[test]
 fn output_keeps_input_order_under_jitter_and_unordered_keeps_the_records() {
     let server = mock(Config {
         latency_base_ms: 1.0,
