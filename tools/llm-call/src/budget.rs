@@ -3,21 +3,25 @@
 //!
 //! The shared budget is N lock files `DIR/slot-<i>.lock`; a request holds one (an exclusive
 //! `flock`) while in flight, and the kernel drops the locks of a process that dies, so a
-//! crash never leaks budget. Waiting costs nothing while the budget is full:
+//! crash never leaks budget. Waiting costs nothing while the budget is full, and a freed
+//! slot wakes one process, the one that gets it:
 //! - a slot freed while another task of the same process waits goes straight to it, still
 //!   locked, up to [`REUSE`] times in a row before it goes back to every process;
-//! - of the processes that wait, only the holder of `DIR/gate.lock` looks for a free slot;
-//!   the others sleep in the kernel's queue for the gate;
-//! - the holder listens on a datagram socket (the bell, named after DIR in Linux's abstract
-//!   socket namespace), and a process that frees a slot sends its number there, so the
-//!   holder takes it at once instead of polling. A slot freed without a ring (its process
-//!   died) is found by a slow rescan; without the bell the rescan is fast.
+//! - a process with tasks waiting listens on a bell of its own, a datagram socket named
+//!   after DIR and a bell number in Linux's abstract socket namespace, and says so by a
+//!   shared lock on `DIR/waiting.lock`;
+//! - a process that frees a slot for everyone sends its number to one listening bell, the
+//!   next after the one it rang last, and rings nobody when `waiting.lock` shows nobody
+//!   waits (its exclusive try then succeeds);
+//! - a listener that stops listening passes on the rings it did not use. A slot freed
+//!   without a ring (its process died, or a ring was lost at a bell just closing) is found
+//!   by a slow rescan; without a bell the rescan is fast.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::os::unix::net::UnixDatagram as StdDatagram;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::os::unix::net::{SocketAddr, UnixDatagram as StdDatagram};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,13 +32,15 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 /// Requests a slot may serve in this process in a row while other tasks here wait, before
 /// it goes back to every process: fewer cross-process hand-overs, and still fair.
 const REUSE: u32 = 4;
-/// Slots a gate holder may take in a row before it lets another waiting process in.
-const HOLD: u32 = 8;
-/// How often the gate holder rescans the slots while no ring comes: slots of a process
+/// Bells per budget directory: processes waiting at once with a bell; any more poll.
+const BELLS: usize = 16;
+/// How often a listening process rescans the slots while no ring comes: slots of a process
 /// that died are freed by the kernel, silently.
-const RESCAN: Duration = Duration::from_millis(50);
-/// The rescan period when the bell cannot be used.
+const RESCAN: Duration = Duration::from_millis(200);
+/// The rescan period without a bell.
 const RESCAN_WITHOUT_BELL: Duration = Duration::from_millis(5);
+/// How long a process tries to say it waits while another holds `waiting.lock` to look.
+const REGISTER_TRIES: u32 = 20;
 
 /// Bounds requests in flight.
 pub struct Budget {
@@ -90,17 +96,23 @@ impl Drop for Slot {
 
 struct Shared {
     files: Vec<File>,
-    gate_path: PathBuf,
-    bell: Option<std::os::unix::net::SocketAddr>,
-    /// Unbound socket that rings the bell; None if the system gave none.
+    /// `DIR/waiting.lock`: each listening process holds a shared lock on it.
+    waiting_path: std::path::PathBuf,
+    /// A description of `waiting.lock` of this process's own, to look whether anybody
+    /// waits: its exclusive lock succeeds only while nobody listens.
+    probe: File,
+    /// Every bell's address; empty where bells cannot be used.
+    bells: Vec<SocketAddr>,
+    /// Unbound socket that rings the bells; None if the system gave none.
     ringer: Option<StdDatagram>,
+    /// The bell rung last from here: the next ring tries the one after it first.
+    last_rung: AtomicUsize,
     here: Mutex<Here>,
     /// Rung when a slot is parked for the tasks of this process.
     parked: Notify,
-    /// The one task of this process looking through the gate holds this.
-    seeker: tokio::sync::Mutex<Option<Seeker>>,
-    /// This process let the gate go after a full turn.
-    yielded: AtomicBool,
+    /// The one task of this process looking for a free slot holds this. The listener stays
+    /// from one task to the next for as long as any task here waits, rings queued and all.
+    seeker: tokio::sync::Mutex<Option<Listener>>,
 }
 
 /// What this process knows of its slots.
@@ -111,15 +123,17 @@ struct Here {
     waiting: usize,
     /// Slots freed here and kept locked for a waiting task: (index, uses so far).
     parked: VecDeque<(usize, u32)>,
+    /// The number of this process's bell while it listens.
+    bell: Option<usize>,
 }
 
-/// The gate, held, with the bell bound: this process is the one taking free slots.
-/// Dropping it closes the bell, then the gate.
-struct Seeker {
-    bell: Option<UnixDatagram>,
-    _gate: File,
-    taken: u32,
-    /// Not yet scanned since entering.
+/// A process waiting for a slot of another: its bell, and its say that it waits.
+struct Listener {
+    /// The bell's number and socket; None when none could be bound (then it polls).
+    bell: Option<(usize, UnixDatagram)>,
+    /// The shared lock on `waiting.lock`, held while listening.
+    _registered: Option<File>,
+    /// Not yet scanned since it started listening.
     fresh: bool,
 }
 
@@ -141,27 +155,31 @@ impl Shared {
             .map(|i| open_lock_file(&dir.join(format!("slot-{i}.lock"))))
             .collect::<Result<Vec<_>, _>>()
             .map_err(fail)?;
-        let gate_path = dir.join("gate.lock");
-        open_lock_file(&gate_path).map_err(fail)?;
-        let bell = bell_address(dir);
-        let ringer = bell.as_ref().and_then(|_| {
-            let socket = StdDatagram::unbound().ok()?;
-            socket.set_nonblocking(true).ok()?;
-            Some(socket)
-        });
+        let waiting_path = dir.join("waiting.lock");
+        let probe = open_lock_file(&waiting_path).map_err(fail)?;
+        let bells = bell_addresses(dir);
+        let ringer = (!bells.is_empty())
+            .then(|| {
+                let socket = StdDatagram::unbound().ok()?;
+                socket.set_nonblocking(true).ok()?;
+                Some(socket)
+            })
+            .flatten();
         Ok(Shared {
             here: Mutex::new(Here {
                 held: vec![false; files.len()],
                 waiting: 0,
                 parked: VecDeque::new(),
+                bell: None,
             }),
             files,
-            gate_path,
-            bell,
+            waiting_path,
+            probe,
+            bells,
             ringer,
+            last_rung: AtomicUsize::new(BELLS - 1),
             parked: Notify::new(),
             seeker: tokio::sync::Mutex::new(None),
-            yielded: AtomicBool::new(false),
         })
     }
 
@@ -169,7 +187,7 @@ impl Shared {
         self.here.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A slot, as (index, uses so far): parked here, or taken through the gate.
+    /// A slot, as (index, uses so far): parked here, or a free one.
     async fn take(&self) -> (usize, u32) {
         loop {
             let parked = self.parked.notified();
@@ -185,17 +203,16 @@ impl Shared {
         }
     }
 
-    /// Takes a free slot through the gate, as this process's one seeker.
+    /// Takes a free slot, as this process's one seeker: scans once, then waits for a ring.
     async fn seek(&self) -> usize {
         let mut seeker = self.seeker.lock().await;
         if seeker.is_none() {
-            *seeker = Some(self.enter().await);
+            *seeker = Some(self.listen().await);
         }
-        let state = seeker.as_mut().expect("entered above");
-        // A fresh holder scans once; from then on every freed slot rings its bell (rings
-        // queue up while it is not listening), so it scans again only when none comes.
-        let mut scan = std::mem::take(&mut state.fresh) || state.bell.is_none();
-        let rescan = if state.bell.is_some() {
+        let listener = seeker.as_mut().expect("listening above");
+        let bell = listener.bell.as_ref().map(|(_, socket)| socket);
+        let mut scan = std::mem::take(&mut listener.fresh) || bell.is_none();
+        let rescan = if bell.is_some() {
             RESCAN
         } else {
             RESCAN_WITHOUT_BELL
@@ -205,57 +222,83 @@ impl Shared {
                 break i;
             }
             let hint = tokio::select! {
-                rung = recv(state.bell.as_ref()) => rung,
+                rung = recv(bell) => rung,
                 () = tokio::time::sleep(rescan) => None,
             };
             match hint {
                 Some(i) if self.try_slot(i) => break i,
+                // Taken by someone else first.
                 Some(_) => scan = false,
                 None => scan = true,
             }
         };
-        state.taken += 1;
-        // Let the others in when this process has had its turn or needs nothing more.
-        if state.taken >= HOLD {
-            *seeker = None;
-            self.yielded.store(true, Relaxed);
-        } else if self.here().waiting <= 1 {
-            *seeker = None;
+        // This task is still counted: nobody else here waits.
+        if self.here().waiting <= 1
+            && let Some(listener) = seeker.take()
+        {
+            self.stop_listening(listener);
         }
         i
     }
 
-    /// Waits for the gate (the kernel queues the processes waiting for it, so none of
-    /// them spends CPU meanwhile), then binds the bell.
-    async fn enter(&self) -> Seeker {
-        // After a full turn, queue behind the processes already waiting.
-        let queue = self.yielded.swap(false, Relaxed);
-        let gate = loop {
-            // A description of its own per try: an abandoned wait holds only its own.
-            let Ok(file) = open_lock_file(&self.gate_path) else {
-                tokio::time::sleep(RESCAN_WITHOUT_BELL).await;
-                continue;
-            };
-            if !queue && file.try_lock().is_ok() {
-                break file;
-            }
-            // If this task is dropped meanwhile, the file is closed as soon as the lock
-            // arrives, which lets the gate go again.
-            let waited = tokio::task::spawn_blocking(move || file.lock().map(|()| file)).await;
-            if let Ok(Ok(file)) = waited {
-                break file;
-            }
-        };
-        let bell = self.bell.as_ref().and_then(|addr| {
+    /// Binds the first free bell and says this process waits (bell first, so no ring sent
+    /// after the say is lost); the fresh listener scans before it waits for a ring, which
+    /// finds a slot freed before the say.
+    async fn listen(&self) -> Listener {
+        let mut bell = self.bells.iter().enumerate().find_map(|(k, addr)| {
             let socket = StdDatagram::bind_addr(addr).ok()?;
             socket.set_nonblocking(true).ok()?;
-            UnixDatagram::from_std(socket).ok()
+            Some((k, UnixDatagram::from_std(socket).ok()?))
         });
-        Seeker {
+        let mut registered = None;
+        if bell.is_some() {
+            registered = self.register().await;
+            if registered.is_none() {
+                // Unheard by releasers that see nobody waiting: poll instead.
+                bell = None;
+            }
+        }
+        self.here().bell = bell.as_ref().map(|(k, _)| *k);
+        Listener {
             bell,
-            _gate: gate,
-            taken: 0,
+            _registered: registered,
             fresh: true,
+        }
+    }
+
+    /// A shared lock on `waiting.lock`, through a description of its own.
+    async fn register(&self) -> Option<File> {
+        let file = open_lock_file(&self.waiting_path).ok()?;
+        for _ in 0..REGISTER_TRIES {
+            if file.try_lock_shared().is_ok() {
+                return Some(file);
+            }
+            // A releaser holds it for a moment to look whether anybody waits.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        None
+    }
+
+    /// Stops listening: unsays the wait, closes the bell, and passes on the rings it got
+    /// and did not use (a ring that comes between the last read and the close is lost; the
+    /// rescan of the others finds its slot).
+    fn stop_listening(&self, listener: Listener) {
+        let Listener {
+            bell, _registered, ..
+        } = listener;
+        drop(_registered);
+        self.here().bell = None;
+        let Some((_, socket)) = bell else {
+            return;
+        };
+        let mut unused = Vec::new();
+        let mut rung = [0u8; 4];
+        while let Ok(4) = socket.try_recv(&mut rung) {
+            unused.push(u32::from_le_bytes(rung) as usize);
+        }
+        drop(socket);
+        for i in unused {
+            self.ring(i, None);
         }
     }
 
@@ -285,20 +328,53 @@ impl Shared {
         self.unlock(&mut here, i);
     }
 
-    /// Gives slot `i` back to every process and rings the bell with its number.
+    /// Gives slot `i` back to every process and rings one waiting process with its number.
     fn unlock(&self, here: &mut Here, i: usize) {
         // Closing would also unlock; unlocking keeps the file open for the next request.
         let _ = self.files[i].unlock();
         here.held[i] = false;
-        if let (Some(ringer), Some(bell)) = (&self.ringer, &self.bell) {
-            // Nobody listening (no process waits) or a full queue: the rescan covers both.
-            let _ = ringer.send_to_addr(&(i as u32).to_le_bytes(), bell);
+        self.ring(i, here.bell);
+    }
+
+    /// Sends slot number `i` to one listening bell: the bells after the one rung last in
+    /// turn, this process's own (`own`) last, so a slot given back after its uses here
+    /// goes to another process that waits before it comes back.
+    fn ring(&self, i: usize, own: Option<usize>) {
+        let Some(ringer) = &self.ringer else {
+            return;
+        };
+        if self.nobody_waits() {
+            return;
         }
+        let message = (i as u32).to_le_bytes();
+        let n = self.bells.len();
+        let after = self.last_rung.load(Relaxed);
+        // An unbound bell refuses at once, a full one too; both go on to the next.
+        let rang = (1..=n)
+            .map(|k| (after + k) % n)
+            .filter(|&j| Some(j) != own)
+            .find(|&j| ringer.send_to_addr(&message, &self.bells[j]).is_ok());
+        match (rang, own) {
+            (Some(j), _) => self.last_rung.store(j, Relaxed),
+            (None, Some(j)) => {
+                let _ = ringer.send_to_addr(&message, &self.bells[j]);
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Whether no process listens: nobody holds its shared lock on `waiting.lock`.
+    fn nobody_waits(&self) -> bool {
+        let nobody = self.probe.try_lock().is_ok();
+        if nobody {
+            let _ = self.probe.unlock();
+        }
+        nobody
     }
 }
 
 /// Counts a waiting task for as long as it waits. When the last one leaves (served, or
-/// dropped on Ctrl-C), slots parked for nobody go back, and so does the gate.
+/// dropped on Ctrl-C), slots parked for nobody go back, and the process stops listening.
 struct Waiting<'a>(&'a Shared);
 
 impl<'a> Waiting<'a> {
@@ -318,8 +394,11 @@ impl Drop for Waiting<'_> {
         }
         if here.waiting == 0 {
             drop(here);
-            if let Ok(mut seeker) = self.0.seeker.try_lock() {
-                *seeker = None;
+            // Nobody waits, so no seeker holds the lock.
+            if let Ok(mut seeker) = self.0.seeker.try_lock()
+                && let Some(listener) = seeker.take()
+            {
+                self.0.stop_listening(listener);
             }
         }
     }
@@ -338,23 +417,29 @@ async fn recv(bell: Option<&UnixDatagram>) -> Option<usize> {
     }
 }
 
-/// The bell's address: a name in the abstract socket namespace made from DIR, so every
-/// process using DIR rings the same bell and nothing is left on disk. Linux only.
+/// The bells' addresses: names in the abstract socket namespace made from DIR and a bell
+/// number, so every process using DIR finds the same bells and nothing is left on disk.
+/// Linux only.
 #[cfg(target_os = "linux")]
-fn bell_address(dir: &Path) -> Option<std::os::unix::net::SocketAddr> {
+fn bell_addresses(dir: &Path) -> Vec<SocketAddr> {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::ffi::OsStrExt;
-    let dir = std::fs::canonicalize(dir).ok()?;
-    let name = format!(
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return Vec::new();
+    };
+    let base = format!(
         "ktpipe-budget-{:016x}",
         ktpipe_common::hash::hash_u64(dir.as_os_str().as_bytes())
     );
-    std::os::unix::net::SocketAddr::from_abstract_name(name).ok()
+    (0..BELLS)
+        .map(|k| SocketAddr::from_abstract_name(format!("{base}-{k}")))
+        .collect::<Result<_, _>>()
+        .unwrap_or_default()
 }
 
 #[cfg(not(target_os = "linux"))]
-fn bell_address(_dir: &Path) -> Option<std::os::unix::net::SocketAddr> {
-    None
+fn bell_addresses(_dir: &Path) -> Vec<SocketAddr> {
+    Vec::new()
 }
 
 #[cfg(test)]
@@ -440,35 +525,101 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_waiter_that_gives_up_at_the_gate_lets_it_go() {
+    /// Waits until `budget` listens for rings (it holds its bell), failing after [`LONG`].
+    async fn listening(budget: &Budget) {
+        let shared = budget.shared.as_ref().expect("shared");
+        tokio::time::timeout(LONG, async {
+            while shared.here().bell.is_none() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("listening in time");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_freed_slot_wakes_one_waiting_process() {
         let dir = tempfile::tempdir().expect("tempdir");
         let budget = |_| Budget::new(1, Some(dir.path())).expect("budget");
-        let (a, b, c, d) = (budget(0), budget(1), budget(2), budget(3));
-        let runtime = tokio::runtime::Runtime::new().expect("runtime");
-        let let_go = runtime.block_on(async move {
-            let held = a.acquire().await;
-            // c holds the gate while it waits; b queues for it in the kernel, gives up.
-            let first = tokio::spawn(async move { index(&c.acquire().await) });
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            let gave_up = tokio::time::timeout(Duration::from_millis(30), b.acquire()).await;
-            assert!(gave_up.is_err());
-            drop(held);
-            let first = tokio::time::timeout(LONG, first).await.expect("served");
-            assert_eq!(first.expect("task"), Some(0));
-            // b's abandoned wait gets the gate now, and must let it go again.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            tokio::time::timeout(Duration::from_secs(2), d.acquire())
-                .await
-                .is_ok()
+        let (a, b, c) = (budget(0), budget(1), budget(2));
+        let held = a.acquire().await;
+        let (b2, c2) = (Arc::clone(&b), Arc::clone(&c));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for (name, budget) in [("b", b2), ("c", c2)] {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let slot = budget.acquire().await;
+                tx.send((name, std::time::Instant::now())).expect("send");
+                // Held until the test ends the runtime.
+                std::future::pending::<()>().await;
+                drop(slot);
+            });
+        }
+        listening(&b).await;
+        listening(&c).await;
+        let freed = std::time::Instant::now();
+        drop(held);
+        let (first, at) = tokio::time::timeout(LONG, rx.recv())
+            .await
+            .expect("served")
+            .expect("a waiter");
+        // Rescans come every RESCAN; only a ring serves sooner than a whole period.
+        assert!(at - freed < RESCAN, "served after {:?}", at - freed);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(rx.try_recv().is_err(), "one slot served one process");
+        assert!(["b", "c"].contains(&first));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn nobody_is_rung_while_nobody_waits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = Budget::new(1, Some(dir.path())).expect("budget a");
+        let shared = a.shared.as_ref().expect("shared");
+        // A bell bound by hand, heard only once it says it waits.
+        let bell = StdDatagram::bind_addr(&shared.bells[0]).expect("bind bell 0");
+        bell.set_nonblocking(true).expect("nonblocking");
+        let mut rung = [0u8; 4];
+        drop(a.acquire().await);
+        assert!(bell.recv(&mut rung).is_err(), "rung while nobody waits");
+        let say = open_lock_file(&dir.path().join("waiting.lock")).expect("open");
+        say.try_lock_shared().expect("shared lock");
+        drop(a.acquire().await);
+        assert_eq!(bell.recv(&mut rung).expect("rung"), 4);
+        assert_eq!(u32::from_le_bytes(rung), 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_process_that_stops_waiting_passes_its_ring_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let budget = |_| Budget::new(1, Some(dir.path())).expect("budget");
+        let (a, b, c) = (budget(0), budget(1), budget(2));
+        let held = a.acquire().await;
+        // b listens first, so it has bell 0, the one a's first ring tries.
+        let mut gives_up = Box::pin(b.acquire());
+        tokio::select! {
+            _ = &mut gives_up => panic!("no slot is free"),
+            () = listening(&b) => {}
+        }
+        let c2 = Arc::clone(&c);
+        let waiter = tokio::spawn(async move {
+            let slot = c2.acquire().await;
+            (index(&slot), std::time::Instant::now())
         });
-        // A gate never let go would keep a blocking thread waiting: do not wait for it.
-        runtime.shutdown_background();
-        assert!(let_go, "the gate was never let go");
+        listening(&c).await;
+        let freed = std::time::Instant::now();
+        drop(held);
+        // The ring waits unread at b's bell; b gives up before reading it.
+        drop(gives_up);
+        let (got, at) = served(waiter).await;
+        assert_eq!(got, Some(0));
+        assert!(at - freed < RESCAN, "served after {:?}", at - freed);
     }
 
     #[tokio::test]
-    async fn a_ring_serves_the_gate_holder_before_any_rescan() {
+    async fn a_ring_serves_a_waiting_process_before_any_rescan() {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = Budget::new(1, Some(dir.path())).expect("budget a");
         let b = Budget::new(1, Some(dir.path())).expect("budget b");
