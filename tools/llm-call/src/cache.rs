@@ -1,10 +1,10 @@
 //! The response cache and call log: one SQLite file (WAL, so several processes share it).
-//! Lookups run on the input thread, one read transaction per record; every write goes through one
-//! writer thread per process that commits in batches (every 100 ms, or 256 rows), so a
-//! request costs no transaction of its own and a killed run loses at most the replies of
-//! the last 100 ms. Under a slow teacher rows come a few at a time: a longer period puts
-//! more of them in each commit, and each commit is a wake-up of the writer and a
-//! rereading of its pages by every other process's lookups.
+//! Lookups run on the input thread, one read transaction per record; every write goes
+//! through one writer thread per process that commits in batches (every 250 ms, or 256
+//! rows), so a request costs no transaction of its own and a killed run loses at most the
+//! replies of the last 250 ms. Under a slow teacher rows come a few at a time: a longer
+//! period puts more of them in each commit, and each commit is a wake-up of the writer and
+//! a rereading of its pages by every other process's lookups. Closing commits at once.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use crate::reply::Choice;
 use crate::timefmt::rfc3339;
 
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
 const BATCH_ROWS: usize = 256;
 
 const SCHEMA: &str = "
@@ -168,6 +168,8 @@ impl Cache {
     pub fn close(mut self) {
         self.tx = None;
         if let Some(thread) = self.thread.take() {
+            // The last batch is committed now, not at the end of its period.
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
@@ -250,7 +252,8 @@ impl WriterContext {
                         if left.is_zero() {
                             break;
                         }
-                        std::thread::sleep(left);
+                        // Parked, not asleep: `close` unparks it to commit at once.
+                        std::thread::park_timeout(left);
                     }
                 }
             }
@@ -380,6 +383,29 @@ mod tests {
             })
             .expect("count");
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn closing_commits_the_last_batch_without_waiting_out_its_period() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.sqlite");
+        let (cache, mut lookup) = open(&path, None, "m".into(), "t".into()).expect("open");
+        let row = |idx| Row::Choice {
+            key: Arc::from("k"),
+            idx,
+            choice: choice("a"),
+        };
+        let tx = cache.sender();
+        tx.send(row(0)).expect("send");
+        // The writer is in its batch period now; closing must not wait for the rest of it.
+        std::thread::sleep(Duration::from_millis(20));
+        tx.send(row(1)).expect("send");
+        drop(tx);
+        let closing = Instant::now();
+        cache.close();
+        let took = closing.elapsed();
+        assert_eq!(lookup.find("k").expect("query").choices.len(), 2);
+        assert!(took < FLUSH_EVERY / 2, "close took {took:?}");
     }
 
     #[test]

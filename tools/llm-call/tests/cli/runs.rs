@@ -48,8 +48,8 @@ fn a_run_killed_mid_way_is_resumed_without_asking_twice() {
     let clean_server = mock(Config::default());
     let clean_dir = tmp();
     let clean = run(&mut llm(clean_dir.path(), &clean_server.base_url()), &input);
-    // Waves of 4 replies 400 ms apart; the cache commits within 100 ms of a reply.
-    let server = mock(latency(400.0));
+    // Waves of 4 replies 600 ms apart; the cache commits within 250 ms of a reply.
+    let server = mock(latency(600.0));
     let dir = tmp();
     let mut child = spawn(
         llm(dir.path(), &server.base_url()).args(["--concurrency", "4"]),
@@ -59,7 +59,7 @@ fn a_run_killed_mid_way_is_resumed_without_asking_twice() {
     assert!(first[7].contains("\"id\":7"));
     // Mid-way between two waves of replies, so no reply is half received and the second
     // wave is committed.
-    std::thread::sleep(Duration::from_millis(200));
+    std::thread::sleep(Duration::from_millis(350));
     child.kill().expect("kill -9");
     child.wait().expect("reap");
     while stat(&server, "in_flight") > 0 {
