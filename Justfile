@@ -22,6 +22,9 @@ subsample := "0"
 reasoning := "off"
 # Upper bound on every stage's max tokens (0 = the recipe defaults); the demo uses it.
 token_cap := "0"
+# "on" asks for streamed replies: one that stays silent for idle_timeout seconds is retried
+# at once. "off" (whole replies) costs the client and the teacher less per reply.
+stream := "off"
 # Seconds a streamed reply may stay silent before llm-call abandons and retries it.
 idle_timeout := "30"
 # Extra flags for every llm-call stage (e.g. "--retry-base-ms 100 --max-attempts 4").
@@ -39,6 +42,7 @@ summary_tokens := if reasoning == "on" { "6000" } else { "4096" }
 summary_question_tokens := if reasoning == "on" { "1024" } else { "256" }
 document_question_tokens := if reasoning == "on" { "2048" } else { "256" }
 answer_reasoning := if reasoning == "on" { "--reasoning-to parse_response_dict_reasoning_content" } else { "" }
+stream_flag := if stream == "on" { "--stream" } else { "--no-stream" }
 seed_flags := if subsample == "0" { "" } else { "--sample " + subsample }
 # When a teacher forgets the tags: question lines ending in '?' (numbered, bulleted or
 # bare); an explanation whose last word is the verdict, or a line that is only the verdict.
@@ -49,8 +53,8 @@ verdict_reply := '(?i)\b(yes|no)\b'
 verdict_alone := '(?ims)\A(.*?)^[ \t*_\[(]*(yes|no)[ \t*_.!\])]*$'
 verdict_line := '(?is)^(.*?)[\s*_]*(?:\[Start of Answer\])?[\s*_]*\b(yes|no)\b[\s.!*_]*(?:\[End of Answer\])?\s*\z'
 qa_fields := "--require icl_document --require icl_query_1 --require icl_query_2 --require icl_query_3"
-setup := "source " + quote(root / "scripts/recipe-lib.sh") + "; cd " + quote(root) + "; export PATH=" + quote(bin) + ":$PATH; KTP_ROOT=" + quote(root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_LLM_FLAGS=(--cache " + quote(out / "cache.sqlite") + " --shared-budget " + quote(out / ".budget") + " --concurrency " + concurrency + " --idle-timeout " + idle_timeout + " " + llm_flags + ")"
-vars := "seed=" + quote(seed) + " out=" + quote(out) + " n_summaries=" + n_summaries + " concurrency=" + concurrency + " subsample=" + subsample + " reasoning=" + reasoning + " token_cap=" + token_cap + " idle_timeout=" + idle_timeout + " llm_flags=" + quote(llm_flags)
+setup := "source " + quote(root / "scripts/recipe-lib.sh") + "; cd " + quote(root) + "; export PATH=" + quote(bin) + ":$PATH; KTP_ROOT=" + quote(root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_LLM_FLAGS=(--cache " + quote(out / "cache.sqlite") + " --shared-budget " + quote(out / ".budget") + " --concurrency " + concurrency + " " + stream_flag + " --idle-timeout " + idle_timeout + " " + llm_flags + ")"
+vars := "seed=" + quote(seed) + " out=" + quote(out) + " n_summaries=" + n_summaries + " concurrency=" + concurrency + " subsample=" + subsample + " reasoning=" + reasoning + " token_cap=" + token_cap + " stream=" + stream + " idle_timeout=" + idle_timeout + " llm_flags=" + quote(llm_flags)
 
 # List the recipes.
 default:

@@ -94,8 +94,9 @@ fn distinct_answered(cache: &Path) -> i64 {
 
 fn interrupted_runs_resume_to_the_same_output(how: Interrupt, salt: u64) {
     let reference = reference_outputs();
-    // 40 ms a reply: an uninterrupted run lasts about two seconds, long enough to hit.
-    let mock = Mock::start(&["--latency-base-ms", "40"]);
+    // 100 ms a reply: an uninterrupted run lasts about two seconds, and every interrupt
+    // (150 to 1,350 ms in) lands before its end.
+    let mock = Mock::start(&["--latency-base-ms", "100"]);
     let tools = Tools::new(&["--retry-base-ms", "20", "--retry-max-ms", "200"]);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");

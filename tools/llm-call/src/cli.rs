@@ -62,19 +62,25 @@ pub struct Cli {
     #[arg(long, value_name = "KEY", help_heading = "Endpoint")]
     pub api_key: Option<String>,
 
-    /// Seconds to wait for one request before it counts as a timeout and is retried.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value_t = 120.0,
-        help_heading = "Endpoint"
-    )]
-    pub timeout: f64,
+    /// Seconds to wait for a whole reply (default 600), or with --stream for the reply to
+    /// start (default 120), before the request counts as a timeout and is retried.
+    #[arg(long, value_name = "SECS", help_heading = "Endpoint")]
+    pub timeout: Option<f64>,
 
-    /// Abandon and retry a streamed reply that sends nothing for SECS.
+    /// Ask for streamed replies: one that sends nothing for --idle-timeout is retried at
+    /// once, however long it has run.
     ///
-    /// Replies are streamed, so a long generation that keeps sending is never cut; only
-    /// silence is. --timeout bounds the wait for the reply to start.
+    /// Whole replies are the default: the client wakes once per reply instead of once per
+    /// piece of text, and the teacher sends no event per token. Streaming suits a teacher
+    /// that may leave requests hanging; a long generation that keeps sending is never cut.
+    #[arg(long, overrides_with = "no_stream", help_heading = "Endpoint")]
+    pub stream: bool,
+
+    /// Ask for whole replies (the default).
+    #[arg(long, overrides_with = "stream", help_heading = "Endpoint")]
+    pub no_stream: bool,
+
+    /// With --stream: abandon and retry a reply that sends nothing for SECS.
     #[arg(
         long,
         value_name = "SECS",
@@ -82,10 +88,6 @@ pub struct Cli {
         help_heading = "Endpoint"
     )]
     pub idle_timeout: f64,
-
-    /// Ask for whole replies instead of streamed ones (then --timeout bounds each reply).
-    #[arg(long, help_heading = "Endpoint")]
-    pub no_stream: bool,
 
     /// Refuse a reply with more than BYTES of text (default 16 MiB), as a failed attempt.
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20,

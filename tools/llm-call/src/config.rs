@@ -10,6 +10,11 @@ use crate::cli::Cli;
 use crate::dotenv::Env;
 use crate::request::{self, Spec};
 
+/// The default wait for a whole reply: long generations at a busy server take minutes.
+const DEFAULT_REPLY_SECS: f64 = 600.0;
+/// The default wait for a streamed reply to start; silence after that is the idle timeout.
+const DEFAULT_STREAM_START_SECS: f64 = 120.0;
+
 /// Where and how to reach the teacher: one or more replicas of the same model.
 pub struct Endpoint {
     /// `<base>/chat/completions` of each replica, in the order given, without repeats.
@@ -20,7 +25,7 @@ pub struct Endpoint {
     pub label: String,
     /// The API key, when one is to be sent. Never printed.
     pub api_key: Option<String>,
-    /// Per-request timeout.
+    /// Per-request timeout: for the whole reply, or for a streamed one to start.
     pub timeout: Duration,
 }
 
@@ -53,7 +58,7 @@ pub fn resolve(cli: &Cli) -> anyhow::Result<Settings> {
         names,
         label: cli.common.label("llm-call"),
         api_key,
-        timeout: timeout(cli.timeout)?,
+        timeout: request_timeout(cli)?,
     };
     let mut spec = Spec {
         model,
@@ -64,7 +69,7 @@ pub fn resolve(cli: &Cli) -> anyhow::Result<Settings> {
         stop: cli.stop.clone(),
         extra: serde_json::Map::new(),
         salt: cli.cache_salt.clone(),
-        stream: !cli.no_stream,
+        stream: cli.stream,
     };
     if let Some(text) = &cli.extra_body {
         spec.extra = request::parse_extra(text, &spec).map_err(UsageError::new)?;
@@ -123,6 +128,16 @@ pub fn chat_url(base: &str) -> anyhow::Result<reqwest::Url> {
         .into());
     }
     Ok(url)
+}
+
+/// `--timeout`, or its default for the way replies travel.
+fn request_timeout(cli: &Cli) -> anyhow::Result<Duration> {
+    let default = if cli.stream {
+        DEFAULT_STREAM_START_SECS
+    } else {
+        DEFAULT_REPLY_SECS
+    };
+    timeout(cli.timeout.unwrap_or(default))
 }
 
 fn timeout(secs: f64) -> anyhow::Result<Duration> {
@@ -202,6 +217,21 @@ mod tests {
         let err = chat_urls("http://a:1/v1,ftp://b/v1").expect_err("one bad item");
         assert!(err.to_string().contains("'ftp://b/v1'"), "{err}");
         assert!(chat_urls(" , ").is_err());
+    }
+
+    #[test]
+    fn replies_are_whole_by_default_and_the_timeout_follows_the_transport() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["llm-call"], args].concat()).expect("parses");
+            (cli.stream, request_timeout(&cli).expect("valid").as_secs())
+        };
+        assert_eq!(parse(&[]), (false, 600));
+        assert_eq!(parse(&["--stream"]), (true, 120));
+        assert_eq!(parse(&["--stream", "--no-stream"]), (false, 600));
+        assert_eq!(parse(&["--no-stream", "--stream"]), (true, 120));
+        assert_eq!(parse(&["--stream", "--timeout", "7"]), (true, 7));
+        assert_eq!(parse(&["--timeout", "9"]), (false, 9));
     }
 
     #[test]

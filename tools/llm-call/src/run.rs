@@ -87,7 +87,7 @@ fn prepare(
     let ctx = Arc::new(Ctx {
         client: Client::new(&settings.endpoint, cli.concurrency as usize)?.with_transport(
             Transport {
-                stream: !cli.no_stream,
+                stream: cli.stream,
                 idle: config::seconds("--idle-timeout", cli.idle_timeout)?,
                 max_reply_bytes: usize::try_from(cli.max_reply_bytes).unwrap_or(usize::MAX),
             },

@@ -82,23 +82,33 @@ fn every_fault_kind_recovers_to_the_fault_free_output() {
             },
         ),
     ];
-    for (name, faults) in kinds {
-        let server = mock(faulty(faults));
-        let dir = tmp();
-        let out = run(
-            llm(dir.path(), &server.base_url()).args(args).args(FAST),
-            &input,
-        );
-        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
-        assert_eq!(
-            text(&out.stdout),
-            text(&clean.stdout),
-            "{name}: output differs from the fault-free run"
-        );
-        assert!(
-            server.stats()["faults"][name].as_u64().unwrap_or(0) > 0,
-            "{name}: no fault was served"
-        );
+    // Whole replies (the default) and streamed ones fail in their own ways.
+    for transport in ["--no-stream", "--stream"] {
+        for (name, faults) in kinds.clone() {
+            let server = mock(faulty(faults));
+            let dir = tmp();
+            let out = run(
+                llm(dir.path(), &server.base_url())
+                    .args(args)
+                    .arg(transport)
+                    .args(FAST),
+                &input,
+            );
+            assert!(
+                out.status.success(),
+                "{name} {transport}: {}",
+                text(&out.stderr)
+            );
+            assert_eq!(
+                text(&out.stdout),
+                text(&clean.stdout),
+                "{name} {transport}: output differs from the fault-free run"
+            );
+            assert!(
+                server.stats()["faults"][name].as_u64().unwrap_or(0) > 0,
+                "{name} {transport}: no fault was served"
+            );
+        }
     }
 }
 

@@ -25,7 +25,7 @@ fn a_stream_that_falls_silent_is_retried_after_the_idle_timeout() {
     let started = Instant::now();
     let out = run(
         llm(dir.path(), &hung.base_url())
-            .args(["--idle-timeout", "0.3", "--concurrency", "16"])
+            .args(["--stream", "--idle-timeout", "0.3", "--concurrency", "16"])
             .args(FAST),
         &input,
     );
@@ -97,7 +97,7 @@ fn a_teacher_down_fails_the_run_when_its_only_record_ends_the_output_too() {
 #[test]
 fn replies_larger_than_the_limit_are_refused_streamed_or_whole() {
     let server = mock(Config::default());
-    for mode in [None, Some("--no-stream")] {
+    for mode in [None, Some("--stream")] {
         let dir = tmp();
         let out = run(
             llm(dir.path(), &server.base_url())
