@@ -222,6 +222,30 @@ fn rejected(conn: &Connection, key: &str) -> rusqlite::Result<Vec<(String, Strin
     rows.collect()
 }
 
+/// Adds to `batch` the rows that come until `deadline` or until it is full; false once
+/// every sender is gone (the rows sent before are all taken).
+fn collect(rx: &Receiver<Row>, batch: &mut Vec<Row>, deadline: Instant) -> bool {
+    loop {
+        match rx.try_recv() {
+            Ok(row) => {
+                batch.push(row);
+                if batch.len() >= BATCH_ROWS {
+                    return true;
+                }
+            }
+            Err(TryRecvError::Disconnected) => return false,
+            Err(TryRecvError::Empty) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return true;
+                }
+                // Parked, not asleep: `close` unparks it to commit at once.
+                std::thread::park_timeout(left);
+            }
+        }
+    }
+}
+
 struct WriterContext {
     conn: Connection,
     stage: Option<String>,
@@ -233,41 +257,34 @@ struct WriterContext {
 impl WriterContext {
     fn run(mut self, rx: Receiver<Row>) {
         let mut warned = false;
+        let mut batch = Vec::new();
+        // Blocks for a first row only after a whole period brought none.
         while let Ok(first) = rx.recv() {
-            // Sleep out the batch period instead of waking for every row: under a slow
-            // teacher rows come one at a time, and each wake-up costs more than the row.
-            let mut batch = vec![first];
-            let deadline = Instant::now() + FLUSH_EVERY;
+            batch.push(first);
+            // While rows keep coming, the next period starts as soon as a batch is
+            // committed, instead of at the next row: under a slow teacher rows come one at a
+            // time, and a steady flow then wakes the writer once per commit, not twice.
             loop {
-                match rx.try_recv() {
-                    Ok(row) => {
-                        batch.push(row);
-                        if batch.len() >= BATCH_ROWS {
-                            break;
-                        }
-                    }
-                    Err(TryRecvError::Disconnected) => break,
-                    Err(TryRecvError::Empty) => {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            break;
-                        }
-                        // Parked, not asleep: `close` unparks it to commit at once.
-                        std::thread::park_timeout(left);
-                    }
+                let open = collect(&rx, &mut batch, Instant::now() + FLUSH_EVERY);
+                if batch.is_empty() {
+                    break;
                 }
-            }
-            if let Err(err) = self.commit(&batch)
-                && !warned
-            {
-                warned = true;
-                crate::progress::warn(
-                    &self.label,
-                    &format!(
-                        "cannot write cache '{}': {err}; replies from now on may be asked for again on a rerun",
-                        self.path.display()
-                    ),
-                );
+                if let Err(err) = self.commit(&batch)
+                    && !warned
+                {
+                    warned = true;
+                    crate::progress::warn(
+                        &self.label,
+                        &format!(
+                            "cannot write cache '{}': {err}; replies from now on may be asked for again on a rerun",
+                            self.path.display()
+                        ),
+                    );
+                }
+                batch.clear();
+                if !open {
+                    return;
+                }
             }
         }
     }
@@ -406,6 +423,60 @@ mod tests {
         let took = closing.elapsed();
         assert_eq!(lookup.find("k").expect("query").choices.len(), 2);
         assert!(took < FLUSH_EVERY / 2, "close took {took:?}");
+    }
+
+    /// Times the writer thread was scheduled in so far, from its schedstat (the thread
+    /// names itself once it runs, so it is looked for a while).
+    #[cfg(target_os = "linux")]
+    fn writer_runs() -> u64 {
+        for _ in 0..200 {
+            for task in std::fs::read_dir("/proc/self/task")
+                .expect("tasks")
+                .flatten()
+            {
+                let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+                if comm.trim() == "cache-writer" {
+                    let stat = std::fs::read_to_string(task.path().join("schedstat"));
+                    let stat = stat.expect("schedstat");
+                    return stat
+                        .split_whitespace()
+                        .nth(2)
+                        .expect("runs")
+                        .parse()
+                        .expect("n");
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no cache-writer thread");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_steady_flow_of_rows_wakes_the_writer_about_once_per_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.sqlite");
+        let (cache, _lookup) = open(&path, None, "m".into(), "t".into()).expect("open");
+        let tx = cache.sender();
+        let started = Instant::now();
+        let before = writer_runs();
+        let mut idx = 0;
+        // A row every 10 ms for five periods.
+        while started.elapsed() < FLUSH_EVERY * 5 {
+            tx.send(Row::Choice {
+                key: Arc::from("k"),
+                idx,
+                choice: choice("a"),
+            })
+            .expect("send");
+            idx += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let runs = writer_runs() - before;
+        drop(tx);
+        cache.close();
+        // Woken by the first row of each period and again at its end, it would run ten times.
+        assert!(runs <= 7, "the writer ran {runs} times in five periods");
     }
 
     #[test]
