@@ -11,6 +11,15 @@ ktp_begin() {
   KTP_DATASET=$1
   KTP_DIR=$2/$1
   KTP_STAGES=$KTP_DIR/.stages
+  mkdir -p "$KTP_DIR"
+  # After Ctrl-C `just` returns at once while the stages of the run it started finish what
+  # is in flight; a rerun started meanwhile would have its files removed by that run's end.
+  # Every process of a run holds this lock (the stages inherit it), so a rerun waits.
+  exec {KTP_LOCK_FD}>"$KTP_DIR/.lock"
+  if ! flock -n "$KTP_LOCK_FD"; then
+    echo "$KTP_DATASET: waiting for an earlier run still writing $KTP_DIR to end" >&2
+    flock "$KTP_LOCK_FD"
+  fi
   rm -rf "$KTP_STAGES"
   mkdir -p "$KTP_STAGES"
   rm -f "$KTP_DIR/.gen.jsonl.partial" "$KTP_DIR/.rejects.jsonl.partial"

@@ -175,3 +175,47 @@ fn kill_9_of_the_whole_recipe_then_rerun_equals_an_uninterrupted_run() {
 fn ctrl_c_then_rerun_equals_an_uninterrupted_run() {
     interrupted_runs_resume_to_the_same_output(Interrupt::CtrlC, 3);
 }
+
+/// After Ctrl-C, `just` returns while the stages of its run still finish what is in
+/// flight; a rerun started at once must wait for that run instead of racing it for the
+/// dataset folders (whose end would remove the rerun's files).
+#[test]
+fn a_rerun_waits_for_an_earlier_run_still_ending() {
+    let reference = reference_outputs();
+    let mock = Mock::start(&[]);
+    let tools = Tools::new(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    // An earlier run still holding one dataset folder: its lock, as its stages hold it.
+    let folder = out.join("key_facts_to_qa");
+    std::fs::create_dir_all(&folder).expect("folder");
+    let earlier = std::fs::File::create(folder.join(".lock")).expect("lock file");
+    earlier.lock().expect("lock");
+    let seed = sample_seed();
+    let vars = small_vars(seed.to_str().expect("utf8"), out.to_str().expect("utf8"));
+    let mut rerun = just_cmd(&mock.base_url, tools.path(), &vars, "generate-all")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("just");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        rerun.try_wait().expect("waiting").is_none(),
+        "the rerun ended while an earlier run held key_facts_to_qa"
+    );
+    assert!(
+        !folder.join("gen.jsonl").exists(),
+        "written under the earlier run"
+    );
+    drop(earlier);
+    let status = wait_for(&mut rerun, Duration::from_secs(60));
+    let mut messages = String::new();
+    std::io::Read::read_to_string(&mut rerun.stderr.take().expect("stderr"), &mut messages)
+        .expect("stderr");
+    assert!(status.success(), "the rerun failed: {messages}");
+    assert!(
+        messages.contains("key_facts_to_qa: waiting for an earlier run still writing"),
+        "{messages}"
+    );
+    assert_same_outputs(&reference, &outputs(&out), "after waiting");
+}

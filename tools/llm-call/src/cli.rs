@@ -177,8 +177,8 @@ pub struct Cli {
     ///
     /// The budget is a set of lock files that the kernel releases when a process dies, so
     /// a crashed stage never keeps requests from the others. Waiting for it costs no CPU:
-    /// one waiting process watches for a freed slot (told of each at once through a local
-    /// socket), the others sleep until it is their turn.
+    /// a freed slot is told at once, through a local socket, to one waiting process, each
+    /// in turn.
     #[arg(long, value_name = "DIR", help_heading = "Concurrency")]
     pub shared_budget: Option<PathBuf>,
 
