@@ -291,9 +291,14 @@ impl Shared {
         let Some((_, socket)) = bell else {
             return;
         };
+        // Read through the socket itself: tokio's try_recv reads only once its driver has
+        // seen the socket readable, which a ring sent in this same turn has not been.
+        let Ok(socket) = socket.into_std() else {
+            return;
+        };
         let mut unused = Vec::new();
         let mut rung = [0u8; 4];
-        while let Ok(4) = socket.try_recv(&mut rung) {
+        while let Ok(4) = socket.recv(&mut rung) {
             unused.push(u32::from_le_bytes(rung) as usize);
         }
         drop(socket);
