@@ -178,7 +178,7 @@ pub struct Cli {
     /// The budget is a set of lock files that the kernel releases when a process dies, so
     /// a crashed stage never keeps requests from the others. Waiting for it costs no CPU:
     /// a freed slot is told at once, through a local socket, to one waiting process, each
-    /// in turn.
+    /// in turn. Give every process sharing DIR the same --concurrency.
     #[arg(long, value_name = "DIR", help_heading = "Concurrency")]
     pub shared_budget: Option<PathBuf>,
 
