@@ -463,6 +463,11 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(5);
 
+    /// `N` budgets of `n` slots sharing `dir`, each standing for a process of its own.
+    fn sharing<const N: usize>(dir: &Path, n: u32) -> [Arc<Budget>; N] {
+        std::array::from_fn(|_| Budget::new(n, Some(dir)).expect("budget"))
+    }
+
     fn index(slot: &Slot) -> Option<usize> {
         slot.index.map(|(i, _)| i)
     }
@@ -478,8 +483,7 @@ mod tests {
     #[tokio::test]
     async fn two_budgets_on_one_dir_share_its_slots() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let a = Budget::new(2, Some(dir.path())).expect("budget a");
-        let b = Budget::new(2, Some(dir.path())).expect("budget b");
+        let [a, b] = sharing(dir.path(), 2);
         let first = a.acquire().await;
         let second = b.acquire().await;
         assert_ne!(index(&first), index(&second));
@@ -493,8 +497,7 @@ mod tests {
     #[tokio::test]
     async fn a_slot_freed_while_a_task_here_waits_goes_to_it_still_locked() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let a = Budget::new(1, Some(dir.path())).expect("budget a");
-        let b = Budget::new(1, Some(dir.path())).expect("budget b");
+        let [a, b] = sharing(dir.path(), 1);
         let held = a.acquire().await;
         let a2 = Arc::clone(&a);
         let local = tokio::spawn(async move { a2.acquire().await });
@@ -556,8 +559,7 @@ mod tests {
     #[tokio::test]
     async fn a_freed_slot_wakes_one_waiting_process() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let budget = |_| Budget::new(1, Some(dir.path())).expect("budget");
-        let (a, b, c) = (budget(0), budget(1), budget(2));
+        let [a, b, c] = sharing(dir.path(), 1);
         let held = a.acquire().await;
         let (b2, c2) = (Arc::clone(&b), Arc::clone(&c));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -613,8 +615,7 @@ mod tests {
     #[tokio::test]
     async fn a_process_that_stops_waiting_passes_its_ring_on() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let budget = |_| Budget::new(1, Some(dir.path())).expect("budget");
-        let (a, b, c) = (budget(0), budget(1), budget(2));
+        let [a, b, c] = sharing(dir.path(), 1);
         let held = a.acquire().await;
         // b listens first, so it has bell 0, the one a's first ring tries.
         let mut gives_up = Box::pin(b.acquire());
@@ -640,8 +641,7 @@ mod tests {
     #[tokio::test]
     async fn a_ring_serves_a_waiting_process_before_any_rescan() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let a = Budget::new(1, Some(dir.path())).expect("budget a");
-        let b = Budget::new(1, Some(dir.path())).expect("budget b");
+        let [a, b] = sharing(dir.path(), 1);
         let held = a.acquire().await;
         let waiter = tokio::spawn(async move {
             let slot = b.acquire().await;

@@ -57,9 +57,12 @@ impl Fatal {
         self.message.get().is_some()
     }
 
-    /// The alarm's message, once raised.
-    pub fn message(&self) -> Option<String> {
-        self.message.get().cloned()
+    /// An error with the alarm's message once it is raised.
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self.message.get() {
+            Some(message) => Err(anyhow::anyhow!(message.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Waits until the alarm is raised and returns its message.

@@ -211,9 +211,7 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
     tokio::select! {
         done = &mut done_rx => {
             done.context("the output task died")??;
-            if let Some(message) = ctx.fatal.message() {
-                return Err(anyhow::anyhow!(message));
-            }
+            ctx.fatal.check()?;
             return match dispatcher.await.context("the dispatcher died")? {
                 Some(err) => Err(err),
                 None => Ok(false),
@@ -242,9 +240,7 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
         message = ctx.fatal.wait() => return abort(message, &stop, &halt, &out_tx, &mut done_rx).await,
         () = signals.recv() => {}
     }
-    if let Some(message) = ctx.fatal.message() {
-        return Err(anyhow::anyhow!(message));
-    }
+    ctx.fatal.check()?;
     Ok(true)
 }
 
