@@ -194,6 +194,19 @@ pub struct Cli {
     #[arg(long, help_heading = "Concurrency")]
     pub unordered: bool,
 
+    /// Longest a finished record waits in the output buffer for others to join it, in ms.
+    ///
+    /// Records that go out together wake the next stage once, not once per record;
+    /// 0 writes each as soon as nothing else is ready. A full buffer (64 KiB) goes out
+    /// at once, and so does everything at the end of the input.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 200,
+        help_heading = "Concurrency"
+    )]
+    pub flush_ms: u64,
+
     /// Attempts per request before its record is rejected.
     #[arg(long, value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..), help_heading = "Retries")]

@@ -16,7 +16,14 @@ use crate::inflight::Inflight;
 use crate::progress::{Counters, warn};
 use crate::request::Spec;
 
-/// One input item, numbered in input order.
+/// Most items sent in one batch: with the channel's few places, this bounds the records
+/// read ahead of the window.
+pub const BATCH: usize = 16;
+
+/// Input items that were read together, each numbered in input order.
+pub type Batch = Vec<(u64, Item)>;
+
+/// One input item.
 pub enum Item {
     /// A record to send.
     Job(Job),
@@ -49,23 +56,35 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// Reads until the input ends or the receiver goes away.
-    pub fn run(mut self, tx: Sender<(u64, Item)>) {
+    /// Reads until the input ends or the receiver goes away. Records that arrived together
+    /// go over together, so a burst of input wakes the runtime once, not once per record.
+    pub fn run(mut self, tx: Sender<Batch>) {
         let mut seq = 0u64;
         let mut warned = false;
+        let mut batch = Vec::with_capacity(BATCH);
         loop {
             let item = match self.reader.next_record() {
-                Ok(None) => return,
+                Ok(None) => break,
                 Ok(Some(Err(bad))) => Item::Malformed(bad),
                 Ok(Some(Ok(located))) => self.prepare(located, &mut warned),
                 Err(err) => Item::Failed(err),
             };
             let last = matches!(item, Item::Failed(_));
             self.counters.read.fetch_add(u64::from(!last), Relaxed);
-            if tx.blocking_send((seq, item)).is_err() || last {
-                return;
-            }
+            batch.push((seq, item));
             seq += 1;
+            if last {
+                break;
+            }
+            if batch.len() >= BATCH || self.reader.would_block() {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if tx.blocking_send(full).is_err() {
+                    return;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
         }
     }
 

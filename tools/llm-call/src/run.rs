@@ -17,7 +17,7 @@ use crate::call::{self, Ctx, stopped};
 use crate::cli::Cli;
 use crate::client::{Client, Transport};
 use crate::config;
-use crate::feed::{Feed, Item};
+use crate::feed::{self, Batch, Feed, Item};
 use crate::progress::{self, Counters, Mode};
 use crate::records::Fields;
 use crate::retry::Backoff;
@@ -145,6 +145,7 @@ fn prepare(
             label: label.clone(),
             counters,
             halt: Arc::clone(&halt),
+            linger: Duration::from_millis(cli.flush_ms),
         },
         window: cli.window_size(),
         mode: Mode::pick(cli.common.quiet, cli.progress_secs),
@@ -169,7 +170,8 @@ struct Parts {
 
 /// Runs the pipeline; Ok(true) when Ctrl-C stopped it.
 async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
-    let (item_tx, item_rx) = mpsc::channel(64);
+    // Batches of up to feed::BATCH items: 4 of them hold as many records as 64 did.
+    let (item_tx, item_rx) = mpsc::channel(64 / feed::BATCH);
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (done_tx, mut done_rx) = oneshot::channel();
     let Parts {
@@ -264,22 +266,29 @@ async fn abort(
 /// Returns the input error that ended it early, if any.
 async fn dispatch(
     ctx: Arc<Ctx>,
-    mut items: mpsc::Receiver<(u64, Item)>,
+    mut items: mpsc::Receiver<Batch>,
     (window, weight): (Arc<Semaphore>, u32),
     out: mpsc::UnboundedSender<Msg>,
 ) -> Option<anyhow::Error> {
     let mut count = 0;
     let mut error = None;
+    let mut batch = Vec::new().into_iter();
     loop {
         let permit = tokio::select! {
             biased;
             () = stopped(&ctx.stop) => break,
             permit = Arc::clone(&window).acquire_many_owned(weight) => permit.expect("the window is never closed"),
         };
-        let next = tokio::select! {
-            biased;
-            () = stopped(&ctx.stop) => break,
-            next = items.recv() => next,
+        let next = match batch.next() {
+            Some(next) => Some(next),
+            None => tokio::select! {
+                biased;
+                () = stopped(&ctx.stop) => break,
+                next = items.recv() => next.and_then(|next| {
+                    batch = next.into_iter();
+                    batch.next()
+                }),
+            },
         };
         let Some((seq, item)) = next else { break };
         let outcome = match item {

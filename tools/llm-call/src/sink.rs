@@ -1,13 +1,15 @@
 //! The one task that owns stdout and the rejects file, on the runtime thread like the
 //! requests, so handing it a finished record wakes nothing. Finished records arrive in any
 //! order; in ordered mode they wait in a reorder buffer until every earlier record is
-//! written (the window permits they carry keep that buffer bounded). Output is flushed
-//! whenever nothing more is ready, so the next stage sees records within milliseconds.
+//! written (the window permits they carry keep that buffer bounded). Written records wait
+//! in the output buffer up to `--flush-ms` for others to join them: replies arrive one at
+//! a time, and each write would wake the next stage, and the one after it, once more.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Duration;
 
 use ktpipe_common::reader::ReadError;
 use ktpipe_common::{Located, Record, Rejects};
@@ -62,6 +64,8 @@ pub struct Sink {
     pub counters: Arc<Counters>,
     /// Set when the run is aborted: nothing more is written.
     pub halt: Arc<AtomicBool>,
+    /// Longest a written record waits in the buffer for others to join it.
+    pub linger: Duration,
 }
 
 impl Sink {
@@ -76,11 +80,25 @@ impl Sink {
         while total != Some(received) {
             let msg = match rx.try_recv() {
                 Ok(msg) => msg,
-                Err(TryRecvError::Empty) => {
+                Err(TryRecvError::Empty) if out.is_empty() || self.linger.is_zero() => {
                     out.flush().await?;
                     match rx.recv().await {
                         Some(msg) => msg,
                         None => break,
+                    }
+                }
+                Err(TryRecvError::Empty) => {
+                    // Held until more records join or the oldest has waited long enough.
+                    let due = out.due(self.linger);
+                    tokio::select! {
+                        msg = rx.recv() => match msg {
+                            Some(msg) => msg,
+                            None => break,
+                        },
+                        () = tokio::time::sleep_until(due) => {
+                            out.flush().await?;
+                            continue;
+                        }
                     }
                 }
                 Err(TryRecvError::Disconnected) => break,

@@ -28,6 +28,8 @@ enum Dest {
 pub struct Stdout {
     dest: Dest,
     buf: Vec<u8>,
+    /// When the oldest buffered record was written.
+    since: Option<tokio::time::Instant>,
 }
 
 impl Stdout {
@@ -41,12 +43,24 @@ impl Stdout {
         Stdout {
             dest: pipe.map_or(Dest::Blocking, Dest::Pipe),
             buf: Vec::with_capacity(FULL),
+            since: None,
         }
     }
 
     /// Buffers one record and its newline.
     pub fn write(&mut self, record: &Record) -> anyhow::Result<()> {
+        self.since.get_or_insert_with(tokio::time::Instant::now);
         write_record(&mut self.buf, record).context("writing stdout")
+    }
+
+    /// True when nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// When the buffer is due to be flushed, for records that may wait `linger`.
+    pub fn due(&self, linger: std::time::Duration) -> tokio::time::Instant {
+        self.since.unwrap_or_else(tokio::time::Instant::now) + linger
     }
 
     /// True when the buffer should be flushed before more is written.
@@ -81,6 +95,7 @@ impl Stdout {
             }
         }
         self.buf.clear();
+        self.since = None;
         Ok(())
     }
 }

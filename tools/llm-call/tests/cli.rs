@@ -241,6 +241,7 @@ fn records_stream_out_before_input_ends() {
     let server = mock(Config::default());
     let dir = tmp();
     let mut child = llm(dir.path(), &server.base_url())
+        .args(["--flush-ms", "0"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -260,6 +261,36 @@ fn records_stream_out_before_input_ends() {
         .recv_timeout(Duration::from_secs(5))
         .expect("a record arrives while stdin is open");
     assert!(line.contains("\"response_index\":0"));
+    drop(stdin);
+    assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn records_finished_within_flush_ms_go_out_together() {
+    let server = mock(Config::default());
+    let dir = tmp();
+    let mut child = llm(dir.path(), &server.base_url())
+        .args(["--flush-ms", "800"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let started = Instant::now();
+    stdin.write_all(records(0, 1).as_bytes()).expect("write");
+    stdin.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(200));
+    stdin.write_all(records(1, 1).as_bytes()).expect("write");
+    stdin.flush().expect("flush");
+    // Both records are small, so one write of the buffer reaches us as one read.
+    let mut chunk = vec![0u8; 64 * 1024];
+    let n = std::io::Read::read(&mut stdout, &mut chunk).expect("read");
+    let waited = started.elapsed();
+    let chunk = text(&chunk[..n]);
+    assert_eq!(chunk.lines().count(), 2, "{chunk}");
+    assert!(waited >= Duration::from_millis(700), "{waited:?}");
     drop(stdin);
     assert!(child.wait().expect("wait").success());
 }
