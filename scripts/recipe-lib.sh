@@ -63,19 +63,22 @@ ktp_finish() {
     echo "$KTP_DATASET: failed at stage ${failed:-unknown (exit $rc)}; gen.jsonl not written" >&2
     return 1
   fi
-  local stats=() name
-  : >"$dataset_dir/.rejects.jsonl.partial"
+  local stats=() rejects=() name
   while read -r _ name; do
     stats+=("$KTP_STAGES/$name.stats.json")
     if [ -f "$KTP_STAGES/$name.rejects.jsonl" ]; then
-      cat "$KTP_STAGES/$name.rejects.jsonl" >>"$dataset_dir/.rejects.jsonl.partial"
+      rejects+=("$KTP_STAGES/$name.rejects.jsonl")
     fi
   done < <(sort -n "$KTP_STAGES/order")
+  # One cat for all the files (and none for none): each process costs a fork and an exec.
+  if [ ${#rejects[@]} -gt 0 ]; then
+    cat "${rejects[@]}" >"$dataset_dir/.rejects.jsonl.partial"
+  else
+    : >"$dataset_dir/.rejects.jsonl.partial"
+  fi
   mv "$dataset_dir/.rejects.jsonl.partial" "$dataset_dir/rejects.jsonl"
   mv "$dataset_dir/.gen.jsonl.partial" "$dataset_dir/gen.jsonl"
-  # -S: the report needs only the standard library, and skipping site-packages makes
-  # Python start several times faster (the report ran 4 times per generate-all).
-  python3 -S "$KTP_ROOT/scripts/stage-report" "${stats[@]}" >&2
+  stage-report "${stats[@]}"
   echo "$KTP_DATASET: $(wc -l <"$dataset_dir/gen.jsonl") rows in $dataset_dir/gen.jsonl, $(wc -l <"$dataset_dir/rejects.jsonl") rejects in $dataset_dir/rejects.jsonl" >&2
 }
 

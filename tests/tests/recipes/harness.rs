@@ -34,6 +34,7 @@ pub fn bin_dir() -> PathBuf {
             "qa-parse",
             "jsonl-split",
             "mock-teacher",
+            "stage-report",
         ];
         if tools.iter().any(|t| !dir.join(t).exists()) {
             let cargo = option_env!("CARGO").unwrap_or("cargo");
@@ -231,6 +232,7 @@ impl Tools {
             "qa-parse",
             "jsonl-split",
             "mock-teacher",
+            "stage-report",
         ] {
             std::os::unix::fs::symlink(bin.join(tool), dir.path().join(tool)).expect("symlink");
         }

@@ -97,3 +97,85 @@ impl Summary {
         Ok(())
     }
 }
+
+/// The columns of the per-stage table: a `--stats` field and its heading.
+const REPORT_COLUMNS: [(&str, &str); 11] = [
+    ("stage", "stage"),
+    ("in", "in"),
+    ("out", "out"),
+    ("rejected", "rejected"),
+    ("requests", "requests"),
+    ("cache_hits", "cache hits"),
+    ("prompt_tokens", "prompt tok"),
+    ("completion_tokens", "compl tok"),
+    ("seconds", "seconds"),
+    ("cpu_seconds", "cpu s"),
+    ("peak_rss_mb", "peak MiB"),
+];
+
+/// The recipes' per-stage table from the stages' `--stats` objects, in pipeline order:
+/// the stage name left-aligned, the figures right-aligned, a field a tool does not report
+/// left blank.
+pub fn report(stages: &[Value]) -> String {
+    let cell = |stats: &Value, key: &str| match stats.get(key) {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let mut rows = vec![REPORT_COLUMNS.map(|(_, title)| title.to_string())];
+    rows.extend(
+        stages
+            .iter()
+            .map(|stats| REPORT_COLUMNS.map(|(key, _)| cell(stats, key))),
+    );
+    let widths: Vec<usize> = (0..REPORT_COLUMNS.len())
+        .map(|i| {
+            rows.iter()
+                .map(|row| row[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = format!("{:<w$}", row[0], w = widths[0]);
+        for (text, width) in row.iter().zip(&widths).skip(1) {
+            line.push_str(&format!("  {text:>width$}"));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_aligns_every_column_and_leaves_missing_figures_blank() {
+        let stages = [
+            json!({"stage": "llm-call[d/answers]", "in": 12, "out": 12, "rejected": 0,
+                   "requests": 12, "cache_hits": 0, "prompt_tokens": 1500,
+                   "completion_tokens": 900, "seconds": 1.25, "cpu_seconds": 0.04,
+                   "peak_rss_mb": 17.5}),
+            json!({"stage": "qa-parse[d/split]", "in": 12, "out": 30, "rejected": 2,
+                   "seconds": 0.5, "cpu_seconds": 0.01, "peak_rss_mb": 9.0}),
+        ];
+        let table = report(&stages);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[0],
+            "stage                in  out  rejected  requests  cache hits  prompt tok  compl tok  seconds  cpu s  peak MiB"
+        );
+        assert_eq!(
+            lines[1],
+            "llm-call[d/answers]  12   12         0        12           0        1500        900     1.25   0.04      17.5"
+        );
+        assert_eq!(
+            lines[2],
+            "qa-parse[d/split]    12   30         2                                                   0.5   0.01       9.0"
+        );
+    }
+}
