@@ -30,13 +30,15 @@ use tokio::net::UnixDatagram;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// Requests a slot may serve in this process in a row while other tasks here wait, before
-/// it goes back to every process: fewer cross-process hand-overs, and still fair.
-const REUSE: u32 = 4;
+/// it goes back to every process: fewer cross-process hand-overs (each wakes a process
+/// that has nothing else to do), and still fair.
+const REUSE: u32 = 8;
 /// Bells per budget directory: processes waiting at once with a bell; any more poll.
 const BELLS: usize = 16;
 /// How often a listening process rescans the slots while no ring comes: slots of a process
-/// that died are freed by the kernel, silently.
-const RESCAN: Duration = Duration::from_millis(200);
+/// that died are freed by the kernel, silently. Rings serve every other case, so this is
+/// slow: each rescan wakes every waiting process to try every slot.
+const RESCAN: Duration = Duration::from_secs(1);
 /// The rescan period without a bell.
 const RESCAN_WITHOUT_BELL: Duration = Duration::from_millis(5);
 /// How long a process tries to say it waits while another holds `waiting.lock` to look.
