@@ -185,15 +185,29 @@ pub struct Found {
 }
 
 impl Lookup {
-    /// Finished choices and remembered rejections of a request, read in one transaction:
-    /// each read transaction that follows a commit by a writer rereads its pages, so one
-    /// costs half of two.
+    /// Finished choices and remembered rejections of a request.
+    #[cfg(test)]
     pub fn find(&mut self, key: &str) -> rusqlite::Result<Found> {
+        let mut found = self.find_all(&[key])?;
+        Ok(found.pop().unwrap_or_default())
+    }
+
+    /// What the cache knows of each of `keys`, in order, read in one transaction: each
+    /// read transaction that follows a commit by a writer (any process's) rereads the
+    /// pages it needs, so the records read together share one.
+    pub fn find_all(&mut self, keys: &[&str]) -> rusqlite::Result<Vec<Found>> {
         let tx = self.conn.transaction()?;
-        let choices = get(&tx, key)?;
-        let rejected = rejected(&tx, key)?;
+        let found = keys
+            .iter()
+            .map(|key| {
+                Ok(Found {
+                    choices: get(&tx, key)?,
+                    rejected: rejected(&tx, key)?,
+                })
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         tx.commit()?;
-        Ok(Found { choices, rejected })
+        Ok(found)
     }
 }
 
@@ -393,6 +407,10 @@ mod tests {
         found.sort_by_key(|(i, _)| *i);
         assert_eq!(found, vec![(0, choice("a")), (1, choice("b"))]);
         assert!(lookup.find("other").expect("query").choices.is_empty());
+        // Several keys at once come back in the order asked, a miss among them empty.
+        let all = lookup.find_all(&["other", "k1", "k1"]).expect("query");
+        let counts: Vec<usize> = all.iter().map(|f| f.choices.len()).collect();
+        assert_eq!(counts, [0, 2, 2]);
         let calls: i64 = lookup
             .conn
             .query_row("SELECT count(*) FROM calls WHERE status = '200'", [], |r| {

@@ -57,38 +57,52 @@ pub struct Feed {
 
 impl Feed {
     /// Reads until the input ends or the receiver goes away. Records that arrived together
-    /// go over together, so a burst of input wakes the runtime once, not once per record.
+    /// go over together, so a burst of input wakes the runtime once, not once per record,
+    /// and their cache lookups share one read of the cache.
     pub fn run(mut self, tx: Sender<Batch>) {
         let mut seq = 0u64;
         let mut warned = false;
         let mut batch = Vec::with_capacity(BATCH);
+        let mut unlooked = Vec::with_capacity(BATCH);
         loop {
             let item = match self.reader.next_record() {
                 Ok(None) => break,
-                Ok(Some(Err(bad))) => Item::Malformed(bad),
-                Ok(Some(Ok(located))) => self.prepare(located, &mut warned),
-                Err(err) => Item::Failed(err),
+                Ok(Some(Err(bad))) => Some(Item::Malformed(bad)),
+                Ok(Some(Ok(located))) => match self.check(located) {
+                    Ok(record) => {
+                        unlooked.push((seq, record));
+                        None
+                    }
+                    Err((located, reason)) => Some(Item::Invalid(located, reason)),
+                },
+                Err(err) => Some(Item::Failed(err)),
             };
-            let last = matches!(item, Item::Failed(_));
+            let last = matches!(item, Some(Item::Failed(_)));
             self.counters.read.fetch_add(u64::from(!last), Relaxed);
-            batch.push((seq, item));
+            if let Some(item) = item {
+                batch.push((seq, item));
+            }
             seq += 1;
             if last {
                 break;
             }
-            if batch.len() >= BATCH || self.reader.would_block() {
+            if batch.len() + unlooked.len() >= BATCH || self.reader.would_block() {
+                self.look_up(&mut unlooked, &mut batch, &mut warned);
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                 if tx.blocking_send(full).is_err() {
                     return;
                 }
             }
         }
+        self.look_up(&mut unlooked, &mut batch, &mut warned);
         if !batch.is_empty() {
             let _ = tx.blocking_send(batch);
         }
     }
 
-    fn prepare(&mut self, located: Located, warned: &mut bool) -> Item {
+    /// A record with its messages, and its cache key when there is a cache; or the record
+    /// and why it cannot be sent.
+    fn check(&self, located: Located) -> Result<(Located, Option<String>), (Located, String)> {
         let messages = match located.record.get(&self.messages) {
             Some(messages @ Value::Array(_)) => messages,
             Some(other) => {
@@ -97,42 +111,76 @@ impl Feed {
                     self.messages,
                     json_type(other)
                 );
-                return Item::Invalid(located, reason);
+                return Err((located, reason));
             }
             None => {
                 let reason = format!("record has no '{}' field", self.messages);
-                return Item::Invalid(located, reason);
+                return Err((located, reason));
             }
         };
-        let Some(lookup) = &mut self.lookup else {
-            return Item::Job(Job {
-                located,
-                key: None,
-                cached: Vec::new(),
-                rejected: Vec::new(),
-                role: None,
-            });
-        };
-        let key = self.spec.cache_key(messages);
-        // A failed lookup only means the request is asked again.
-        let found = lookup.find(&key).unwrap_or_else(|err| {
-            if !std::mem::replace(warned, true) {
-                warn(
-                    &self.label,
-                    &format!("cannot read the cache: {err}; asking the teacher"),
-                );
-            }
-            Found::default()
-        });
-        let (cached, rejected) = (found.choices, found.rejected);
-        let key: Arc<str> = Arc::from(key);
-        let role = (cached.len() < self.choices).then(|| self.inflight.join(&key));
-        Item::Job(Job {
-            located,
-            key: Some(key),
-            cached,
-            rejected,
-            role,
-        })
+        let key = self.lookup.is_some().then(|| self.spec.cache_key(messages));
+        Ok((located, key))
+    }
+
+    /// Turns the checked records into jobs with what the cache holds for them, and puts
+    /// everything in `batch` in input order.
+    fn look_up(
+        &mut self,
+        unlooked: &mut Vec<(u64, (Located, Option<String>))>,
+        batch: &mut Batch,
+        warned: &mut bool,
+    ) {
+        if unlooked.is_empty() {
+            return;
+        }
+        let keys: Vec<&str> = unlooked
+            .iter()
+            .filter_map(|(_, (_, key))| key.as_deref())
+            .collect();
+        let mut found = match (&mut self.lookup, keys.is_empty()) {
+            (Some(lookup), false) => lookup.find_all(&keys).unwrap_or_else(|err| {
+                // A failed lookup only means the requests are asked again.
+                if !std::mem::replace(warned, true) {
+                    warn(
+                        &self.label,
+                        &format!("cannot read the cache: {err}; asking the teacher"),
+                    );
+                }
+                keys.iter().map(|_| Found::default()).collect()
+            }),
+            _ => Vec::new(),
+        }
+        .into_iter();
+        for (seq, (located, key)) in unlooked.drain(..) {
+            let Some(key) = key else {
+                batch.push((
+                    seq,
+                    Item::Job(Job {
+                        located,
+                        key: None,
+                        cached: Vec::new(),
+                        rejected: Vec::new(),
+                        role: None,
+                    }),
+                ));
+                continue;
+            };
+            let found = found.next().unwrap_or_default();
+            let key: Arc<str> = Arc::from(key);
+            // Joined right after the lookups (well within the grace of finished keys), so
+            // no reply can fall between the two.
+            let role = (found.choices.len() < self.choices).then(|| self.inflight.join(&key));
+            batch.push((
+                seq,
+                Item::Job(Job {
+                    located,
+                    key: Some(key),
+                    cached: found.choices,
+                    rejected: found.rejected,
+                    role,
+                }),
+            ));
+        }
+        batch.sort_unstable_by_key(|(seq, _)| *seq);
     }
 }
