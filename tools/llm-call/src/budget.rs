@@ -32,7 +32,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 /// Requests a slot may serve in this process in a row while other tasks here wait, before
 /// it goes back to every process: fewer cross-process hand-overs (each wakes a process
 /// that has nothing else to do), and still fair.
-const REUSE: u32 = 8;
+const REUSE: u32 = 16;
 /// Bells per budget directory: processes waiting at once with a bell; any more poll.
 const BELLS: usize = 16;
 /// How often a listening process rescans the slots while no ring comes: slots of a process
