@@ -68,6 +68,21 @@ fn wait_for(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
+/// Waits until an llm-call stage of the run is alive, or the run has ended.
+fn first_llm_call(tools: &Tools, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let alive = tools
+            .llm_pids()
+            .into_iter()
+            .any(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if alive || child.try_wait().expect("waiting for just").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Requests whose reply reached the cache and that were sent again: every such request
 /// is paid for twice. Replies cut or empty (status 200 with an error) do not count.
 fn paid_twice(cache: &Path) -> i64 {
@@ -94,8 +109,11 @@ fn distinct_answered(cache: &Path) -> i64 {
 
 fn interrupted_runs_resume_to_the_same_output(how: Interrupt, salt: u64) {
     let reference = reference_outputs();
-    // 100 ms a reply: an uninterrupted run lasts about two seconds, and every interrupt
-    // (150 to 1,350 ms in) lands before its end.
+    // 100 ms a reply: an uninterrupted run lasts about two seconds after its first
+    // llm-call starts, and every interrupt (50 to 850 ms after that) lands before its end.
+    // The delay counts from that start, not from `just`'s: on a loaded machine (a debug
+    // build beside other tests) the stages took more than 450 ms to start, a first round
+    // then ended uninterrupted, and every later one ran from its cache.
     let mock = Mock::start(&["--latency-base-ms", "100"]);
     let tools = Tools::new(&["--retry-base-ms", "20", "--retry-max-ms", "200"]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -110,7 +128,8 @@ fn interrupted_runs_resume_to_the_same_output(how: Interrupt, salt: u64) {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("just");
-        let wait = Duration::from_millis(150 + draw.below(1200));
+        first_llm_call(&tools, &mut child);
+        let wait = Duration::from_millis(50 + draw.below(800));
         std::thread::sleep(wait);
         match how {
             Interrupt::KillStage => {
@@ -132,7 +151,7 @@ fn interrupted_runs_resume_to_the_same_output(how: Interrupt, salt: u64) {
         if !status.success() {
             hits += 1;
         }
-        eprintln!("{how:?} round {round}: after {wait:?}, exit {status:?}");
+        eprintln!("{how:?} round {round}: {wait:?} after the first llm-call, exit {status:?}");
         let _ = std::fs::remove_file(tools.path().join("llm-call.pids"));
     }
     assert!(hits > 0, "{how:?}: no interruption landed mid-run");
