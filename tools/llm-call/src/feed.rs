@@ -152,34 +152,22 @@ impl Feed {
         }
         .into_iter();
         for (seq, (located, key)) in unlooked.drain(..) {
-            let Some(key) = key else {
-                batch.push((
-                    seq,
-                    Item::Job(Job {
-                        located,
-                        key: None,
-                        cached: Vec::new(),
-                        rejected: Vec::new(),
-                        role: None,
-                    }),
-                ));
-                continue;
+            let mut job = Job {
+                located,
+                key: None,
+                cached: Vec::new(),
+                rejected: Vec::new(),
+                role: None,
             };
-            let found = found.next().unwrap_or_default();
-            let key: Arc<str> = Arc::from(key);
-            // Joined right after the lookups (well within the grace of finished keys), so
-            // no reply can fall between the two.
-            let role = (found.choices.len() < self.choices).then(|| self.inflight.join(&key));
-            batch.push((
-                seq,
-                Item::Job(Job {
-                    located,
-                    key: Some(key),
-                    cached: found.choices,
-                    rejected: found.rejected,
-                    role,
-                }),
-            ));
+            if let Some(key) = key {
+                let found = found.next().unwrap_or_default();
+                let key: Arc<str> = Arc::from(key);
+                // Joined right after the lookups (well within the grace of finished keys),
+                // so no reply can fall between the two.
+                job.role = (found.choices.len() < self.choices).then(|| self.inflight.join(&key));
+                (job.key, job.cached, job.rejected) = (Some(key), found.choices, found.rejected);
+            }
+            batch.push((seq, Item::Job(job)));
         }
         batch.sort_unstable_by_key(|(seq, _)| *seq);
     }
