@@ -218,13 +218,7 @@ fn crlf_and_a_missing_final_newline_are_fine_and_records_without_messages_are_re
 fn closed_stdout_ends_quietly_with_0() {
     let server = mock(Config::default());
     let dir = tmp();
-    let mut child = llm(dir.path(), &server.base_url())
-        .arg("--no-cache")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_piped(llm(dir.path(), &server.base_url()).arg("--no-cache"));
     drop(child.stdout.take());
     let mut stdin = child.stdin.take().expect("stdin");
     let feeder = std::thread::spawn(move || {
@@ -240,13 +234,7 @@ fn closed_stdout_ends_quietly_with_0() {
 fn records_stream_out_before_input_ends() {
     let server = mock(Config::default());
     let dir = tmp();
-    let mut child = llm(dir.path(), &server.base_url())
-        .args(["--flush-ms", "0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_piped(llm(dir.path(), &server.base_url()).args(["--flush-ms", "0"]));
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(records(0, 1).as_bytes()).expect("write");
     stdin.flush().expect("flush");
@@ -269,13 +257,7 @@ fn records_stream_out_before_input_ends() {
 fn records_finished_within_flush_ms_go_out_together() {
     let server = mock(Config::default());
     let dir = tmp();
-    let mut child = llm(dir.path(), &server.base_url())
-        .args(["--flush-ms", "800"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_piped(llm(dir.path(), &server.base_url()).args(["--flush-ms", "800"]));
     let mut stdin = child.stdin.take().expect("stdin");
     let mut stdout = child.stdout.take().expect("stdout");
     let started = Instant::now();

@@ -3,7 +3,6 @@
 //! the cache does not care which replica answered.
 
 use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use mock_teacher::{Config, MockServer};
@@ -65,14 +64,11 @@ fn a_replica_killed_mid_run_is_left_out_and_the_run_completes_with_the_same_outp
     let expected = single_run(&input);
     let (a, b) = (slow(), slow());
     let dir = tmp();
-    let mut child = llm(dir.path(), &format!("{},{}", a.base_url(), b.base_url()))
-        .args(["--concurrency", "8", "--stats", "s.json"])
-        .args(FAST)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_piped(
+        llm(dir.path(), &format!("{},{}", a.base_url(), b.base_url()))
+            .args(["--concurrency", "8", "--stats", "s.json"])
+            .args(FAST),
+    );
     let mut stdin = child.stdin.take().expect("stdin");
     let feeder = std::thread::spawn(move || {
         let _ = stdin.write_all(input.as_bytes());

@@ -6,12 +6,7 @@ use std::io::Read;
 use std::process::Child;
 
 fn spawn(cmd: &mut std::process::Command, input: String) -> Child {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_piped(cmd);
     let mut stdin = child.stdin.take().expect("stdin");
     std::thread::spawn(move || {
         let _ = stdin.write_all(input.as_bytes());

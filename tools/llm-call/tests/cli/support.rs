@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -33,14 +33,18 @@ pub fn records(first: usize, count: usize) -> String {
         .collect()
 }
 
-/// Runs `cmd` with `stdin` and collects its output.
-pub fn run(cmd: &mut Command, stdin: impl AsRef<[u8]>) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
+/// Starts `cmd` with its stdin, stdout and stderr piped to the test.
+pub fn spawn_piped(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn llm-call");
+        .expect("spawn llm-call")
+}
+
+/// Runs `cmd` with `stdin` and collects its output.
+pub fn run(cmd: &mut Command, stdin: impl AsRef<[u8]>) -> Output {
+    let mut child = spawn_piped(cmd);
     let mut input = child.stdin.take().expect("stdin");
     let data = stdin.as_ref().to_vec();
     let writer = std::thread::spawn(move || {
