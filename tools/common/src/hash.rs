@@ -5,6 +5,8 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::json::{write_str, write_value};
+
 /// Writes `value` as JSON with object keys sorted, the canonical form that is hashed.
 pub fn canonical_json(value: &Value, out: &mut Vec<u8>) {
     match value {
@@ -16,7 +18,7 @@ pub fn canonical_json(value: &Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_json(&Value::String(key.clone()), out);
+                write_str(key, out);
                 out.push(b':');
                 canonical_json(&map[key], out);
             }
@@ -32,12 +34,8 @@ pub fn canonical_json(value: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        scalar => write_json(scalar, out),
+        scalar => write_value(scalar, out),
     }
-}
-
-fn write_json(value: &Value, out: &mut Vec<u8>) {
-    serde_json::to_writer(out, value).expect("writing JSON to a Vec cannot fail");
 }
 
 /// SHA-256 of the canonical JSON of `value`, as lowercase hex.

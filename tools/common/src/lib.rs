@@ -7,6 +7,8 @@ pub mod exit;
 pub mod hash;
 pub mod input;
 pub mod jinja;
+pub mod json;
+pub mod raw;
 pub mod reader;
 pub mod rejects;
 pub mod stream;

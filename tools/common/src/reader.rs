@@ -19,16 +19,16 @@ pub const MAX_LINE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A record with the place it was read from.
 #[derive(Debug, Clone)]
-pub struct Located {
+pub struct Located<R = Record> {
     /// Input name (`<stdin>` or the path).
     pub source: Arc<str>,
     /// 1-based line number within that input.
     pub line: u64,
     /// The record itself.
-    pub record: Record,
+    pub record: R,
 }
 
-impl Located {
+impl<R> Located<R> {
     /// `source:line`, the prefix of every message about this record.
     pub fn place(&self) -> String {
         format!("{}:{}", self.source, self.line)
@@ -99,6 +99,15 @@ impl Reader {
     /// The next record, a malformed line (`Ok(Some(Err(..)))`, recoverable), or the end.
     /// I/O errors are fatal and come back as `Err`.
     pub fn next_record(&mut self) -> anyhow::Result<Option<Result<Located, ReadError>>> {
+        self.next_parsed(parse_line)
+    }
+
+    /// As `next_record`, with the record made by `parse` (for example
+    /// `RawRecord::parse`), which gets the line and names what is wrong with it.
+    pub fn next_parsed<R>(
+        &mut self,
+        parse: fn(&[u8]) -> Result<R, Malformed>,
+    ) -> anyhow::Result<Option<Result<Located<R>, ReadError>>> {
         loop {
             if self.current.is_none() {
                 let Some(path) = self.pending.next() else {
@@ -125,7 +134,7 @@ impl Reader {
                     .with_context(|| format!("reading '{source}'"))?;
                 return Ok(Some(Err(self.malformed(source, Malformed::TooLong))));
             }
-            return Ok(Some(parse_line(&self.buf).map_or_else(
+            return Ok(Some(parse(&self.buf).map_or_else(
                 |kind| Err(self.malformed(source.clone(), kind)),
                 |record| {
                     Ok(Located {
@@ -176,7 +185,7 @@ fn skip_rest_of_line(stream: &mut impl BufRead) -> std::io::Result<()> {
     }
 }
 
-fn trim_newline(mut line: &[u8]) -> &[u8] {
+pub(crate) fn trim_newline(mut line: &[u8]) -> &[u8] {
     if let Some(rest) = line.strip_suffix(b"\n") {
         line = rest;
     }

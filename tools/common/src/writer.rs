@@ -7,10 +7,15 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::Record;
+use crate::json::{write_str, write_value};
+
+/// Buffered records beyond this many bytes go to the sink before more are taken.
+const FULL: usize = 64 * 1024;
 
 /// Writes records as JSONL.
 pub struct Writer<W: Write> {
-    out: io::BufWriter<W>,
+    sink: W,
+    buf: Vec<u8>,
     written: u64,
 }
 
@@ -25,38 +30,99 @@ impl<W: Write> Writer<W> {
     /// A writer on any sink.
     pub fn new(sink: W) -> Self {
         Writer {
-            out: io::BufWriter::with_capacity(64 * 1024, sink),
+            sink,
+            buf: Vec::with_capacity(FULL),
             written: 0,
         }
     }
 
     /// Writes one record and its newline (buffered).
     pub fn write(&mut self, record: &Record) -> anyhow::Result<()> {
-        write_record(&mut self.out, record).context("writing stdout")?;
+        encode_record(record, &mut self.buf);
         self.written += 1;
+        if self.buf.len() >= FULL {
+            self.drain().context("writing stdout")?;
+        }
         Ok(())
     }
 
     /// Pushes buffered records to the sink.
     pub fn flush(&mut self) -> anyhow::Result<()> {
-        self.out.flush().context("writing stdout")
+        self.drain()
+            .and_then(|()| self.sink.flush())
+            .context("writing stdout")
     }
 
     /// How many records were written.
     pub fn written(&self) -> u64 {
         self.written
     }
+
+    fn drain(&mut self) -> io::Result<()> {
+        let result = self.sink.write_all(&self.buf);
+        self.buf.clear();
+        result
+    }
 }
 
-/// Serialises `record` as one JSONL line into `out`.
+impl<W: Write> Drop for Writer<W> {
+    /// What is still buffered goes out, as with `BufWriter`; errors surface in `flush`.
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            let _ = self.drain();
+        }
+    }
+}
+
+/// Appends `record` as one JSONL line to `out`.
+pub fn encode_record(record: &Record, out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (key, value)) in record.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(key, out);
+        out.push(b':');
+        write_value(value, out);
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// Writes `record` as one JSONL line to `out`.
 pub fn write_record(out: &mut impl Write, record: &Record) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, record).map_err(io::Error::from)?;
-    out.write_all(b"\n")
+    let mut line = Vec::with_capacity(1024);
+    encode_record(record, &mut line);
+    out.write_all(&line)
 }
 
 /// Serialises any JSON value as one JSONL line into a byte vector.
 pub fn to_line(value: &Value) -> Vec<u8> {
-    let mut line = serde_json::to_vec(value).expect("a JSON value always serialises");
+    let mut line = Vec::new();
+    write_value(value, &mut line);
     line.push(b'\n');
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_are_compact_lines_flushed_on_demand_and_on_drop() {
+        let record = json!({"b": "x\"y", "a": [1, {"c": null}]})
+            .as_object()
+            .cloned()
+            .expect("object");
+        let mut sink = Vec::new();
+        {
+            let mut writer = Writer::new(&mut sink);
+            writer.write(&record).expect("write");
+            writer.flush().expect("flush");
+            writer.write(&record).expect("write");
+            assert_eq!(writer.written(), 2);
+        }
+        let line = "{\"b\":\"x\\\"y\",\"a\":[1,{\"c\":null}]}\n";
+        assert_eq!(String::from_utf8(sink).expect("utf-8"), line.repeat(2));
+    }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use ktpipe_common::Located;
+use ktpipe_common::raw::RawRecord;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
@@ -25,8 +26,10 @@ use crate::sink::Outcome;
 
 /// A record ready to be sent, with what the cache already holds for it.
 pub struct Job {
-    /// The input record (messages included).
-    pub located: Located,
+    /// The input record (messages included), its fields left as read.
+    pub located: Located<RawRecord>,
+    /// The messages, decoded.
+    pub messages: Value,
     /// The request's cache key (None without a cache).
     pub key: Option<Arc<str>>,
     /// Cached choices by index.
@@ -193,7 +196,7 @@ pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
     }
     ctx.counters.cache_hits.fetch_add(hits, Relaxed);
     let located = job.located;
-    let ending = ctx.fill(&located, job.key.as_ref(), &mut slots).await;
+    let ending = ctx.fill(&job.messages, job.key.as_ref(), &mut slots).await;
     let got: Vec<(u32, Choice)> = slots
         .into_iter()
         .enumerate()
@@ -240,14 +243,10 @@ pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
 impl Ctx {
     async fn fill(
         &self,
-        located: &Located,
+        messages: &Value,
         key: Option<&Arc<str>>,
         slots: &mut [Option<Choice>],
     ) -> Ending {
-        let messages = located
-            .record
-            .get(&self.fields.messages)
-            .unwrap_or(&Value::Null);
         let mut failures = 0u32;
         loop {
             let missing: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].is_none()).collect();

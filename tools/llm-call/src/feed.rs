@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use ktpipe_common::raw::RawRecord;
 use ktpipe_common::reader::{ReadError, json_type};
 use ktpipe_common::{Located, Reader};
 use serde_json::Value;
@@ -30,9 +31,16 @@ pub enum Item {
     /// A malformed line.
     Malformed(ReadError),
     /// A record that cannot be sent, and why.
-    Invalid(Located, String),
+    Invalid(Located<RawRecord>, String),
     /// Reading failed; no more input.
     Failed(anyhow::Error),
+}
+
+/// A record that has its messages, with its cache key when there is a cache.
+struct Checked {
+    located: Located<RawRecord>,
+    messages: Value,
+    key: Option<String>,
 }
 
 /// The input thread's state.
@@ -65,7 +73,7 @@ impl Feed {
         let mut batch = Vec::with_capacity(BATCH);
         let mut unlooked = Vec::with_capacity(BATCH);
         loop {
-            let item = match self.reader.next_record() {
+            let item = match self.reader.next_parsed(RawRecord::parse) {
                 Ok(None) => break,
                 Ok(Some(Err(bad))) => Some(Item::Malformed(bad)),
                 Ok(Some(Ok(located))) => match self.check(located) {
@@ -102,14 +110,14 @@ impl Feed {
 
     /// A record with its messages, and its cache key when there is a cache; or the record
     /// and why it cannot be sent.
-    fn check(&self, located: Located) -> Result<(Located, Option<String>), (Located, String)> {
+    fn check(&self, located: Located<RawRecord>) -> Result<Checked, (Located<RawRecord>, String)> {
         let messages = match located.record.get(&self.messages) {
             Some(messages @ Value::Array(_)) => messages,
             Some(other) => {
                 let reason = format!(
                     "field '{}' is {}, expected an array of chat messages",
                     self.messages,
-                    json_type(other)
+                    json_type(&other)
                 );
                 return Err((located, reason));
             }
@@ -118,15 +126,22 @@ impl Feed {
                 return Err((located, reason));
             }
         };
-        let key = self.lookup.is_some().then(|| self.spec.cache_key(messages));
-        Ok((located, key))
+        let key = self
+            .lookup
+            .is_some()
+            .then(|| self.spec.cache_key(&messages));
+        Ok(Checked {
+            located,
+            messages,
+            key,
+        })
     }
 
     /// Turns the checked records into jobs with what the cache holds for them, and puts
     /// everything in `batch` in input order.
     fn look_up(
         &mut self,
-        unlooked: &mut Vec<(u64, (Located, Option<String>))>,
+        unlooked: &mut Vec<(u64, Checked)>,
         batch: &mut Batch,
         warned: &mut bool,
     ) {
@@ -135,7 +150,7 @@ impl Feed {
         }
         let keys: Vec<&str> = unlooked
             .iter()
-            .filter_map(|(_, (_, key))| key.as_deref())
+            .filter_map(|(_, checked)| checked.key.as_deref())
             .collect();
         let mut found = match (&mut self.lookup, keys.is_empty()) {
             (Some(lookup), false) => lookup.find_all(&keys).unwrap_or_else(|err| {
@@ -151,9 +166,18 @@ impl Feed {
             _ => Vec::new(),
         }
         .into_iter();
-        for (seq, (located, key)) in unlooked.drain(..) {
+        for (
+            seq,
+            Checked {
+                located,
+                messages,
+                key,
+            },
+        ) in unlooked.drain(..)
+        {
             let mut job = Job {
                 located,
+                messages,
                 key: None,
                 cached: Vec::new(),
                 rejected: Vec::new(),

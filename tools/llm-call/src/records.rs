@@ -2,7 +2,7 @@
 //! reply, its index, its reasoning and its finish reason in the fields llm-call owns.
 //! Existing fields keep their place; new ones go at the end. Pure; no I/O.
 
-use ktpipe_common::Record;
+use ktpipe_common::raw::RawRecord;
 use serde_json::Value;
 
 use crate::reply::Choice;
@@ -48,37 +48,29 @@ impl Fields {
 /// One output record per choice, in the order given. A reasoning or finish-reason field
 /// left over from an earlier stage writing the same field is removed when this choice has
 /// none, so it cannot be mistaken for this reply's.
-pub fn build(mut record: Record, choices: Vec<(u32, Choice)>, fields: &Fields) -> Vec<Record> {
+pub fn build(
+    mut record: RawRecord,
+    choices: Vec<(u32, Choice)>,
+    fields: &Fields,
+) -> Vec<RawRecord> {
     if !fields.keep_messages {
-        record.shift_remove(&fields.messages);
+        record.remove(&fields.messages);
     }
-    let count = choices.len();
-    let mut out = Vec::with_capacity(count);
-    for (i, (idx, choice)) in choices.into_iter().enumerate() {
-        let mut rec = if i + 1 == count {
-            std::mem::take(&mut record)
-        } else {
-            record.clone()
-        };
-        rec.insert(fields.to.clone(), Value::String(choice.content));
+    let mut out = Vec::with_capacity(choices.len());
+    for (idx, choice) in choices {
+        // Cheap: the copies share the text they were read from.
+        let mut rec = record.clone();
+        rec.insert(&fields.to, Value::String(choice.content));
         if let Some(index) = &fields.index {
-            rec.insert(index.clone(), Value::from(idx));
+            rec.insert(index, Value::from(idx));
         }
         match choice.reasoning {
-            Some(trace) => {
-                rec.insert(fields.reasoning.clone(), Value::String(trace));
-            }
-            None => {
-                rec.shift_remove(&fields.reasoning);
-            }
+            Some(trace) => rec.insert(&fields.reasoning, Value::String(trace)),
+            None => rec.remove(&fields.reasoning),
         }
         match choice.finish_reason.filter(|r| r != "stop") {
-            Some(reason) => {
-                rec.insert(fields.finish_reason.clone(), Value::String(reason));
-            }
-            None => {
-                rec.shift_remove(&fields.finish_reason);
-            }
+            Some(reason) => rec.insert(&fields.finish_reason, Value::String(reason)),
+            None => rec.remove(&fields.finish_reason),
         }
         out.push(rec);
     }
@@ -90,8 +82,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn record(value: Value) -> Record {
-        value.as_object().cloned().expect("object")
+    fn record(value: Value) -> RawRecord {
+        RawRecord::parse(value.to_string().as_bytes()).expect("an object")
+    }
+
+    fn lines(records: &[RawRecord]) -> String {
+        let mut out = Vec::new();
+        for record in records {
+            record.write_line(&mut out);
+        }
+        String::from_utf8(out).expect("utf-8")
     }
 
     fn choice(content: &str, reasoning: Option<&str>, finish: Option<&str>) -> Choice {
@@ -115,8 +115,13 @@ mod tests {
             &fields,
         );
         assert_eq!(
-            serde_json::to_string(&out).expect("json"),
-            r#"[{"a":1,"response":"x","z":2,"response_index":0},{"a":1,"response":"y","z":2,"response_index":1,"response_reasoning":"r","response_finish_reason":"length"}]"#
+            lines(&out),
+            concat!(
+                r#"{"a":1,"response":"x","z":2,"response_index":0}"#,
+                "\n",
+                r#"{"a":1,"response":"y","z":2,"response_index":1,"response_reasoning":"r","response_finish_reason":"length"}"#,
+                "\n"
+            )
         );
     }
 
@@ -125,10 +130,7 @@ mod tests {
         let fields = Fields::new("messages", false, "response", "r").without_index();
         let input = record(json!({"messages": [], "a": 1}));
         let out = build(input, vec![(0, choice("x", None, None))], &fields);
-        assert_eq!(
-            serde_json::to_string(&out).expect("json"),
-            r#"[{"a":1,"response":"x"}]"#
-        );
+        assert_eq!(lines(&out), "{\"a\":1,\"response\":\"x\"}\n");
     }
 
     #[test]
@@ -137,8 +139,8 @@ mod tests {
         let input = record(json!({"msgs": [1], "why": "stale", "answer_finish_reason": "length"}));
         let out = build(input, vec![(3, choice("x", None, None))], &fields);
         assert_eq!(
-            serde_json::to_string(&out).expect("json"),
-            r#"[{"msgs":[1],"answer":"x","answer_index":3}]"#
+            lines(&out),
+            "{\"msgs\":[1],\"answer\":\"x\",\"answer_index\":3}\n"
         );
     }
 }

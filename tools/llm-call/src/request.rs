@@ -2,7 +2,7 @@
 //! straight from the record's messages, and the cache key that identifies a request whatever
 //! its `n` (so raising `-n` finds the choices already paid for).
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use ktpipe_common::json::{write_str, write_value};
 use serde_json::{Map, Value};
 
 /// Request fields the tool sets itself; `--extra-body` may not set them.
@@ -61,15 +61,47 @@ pub fn parse_extra(text: &str, spec: &Spec) -> Result<Map<String, Value>, String
 }
 
 impl Spec {
-    /// The JSON body of one request for `n` choices with the given seed.
+    /// The JSON body of one request for `n` choices with the given seed, written straight
+    /// from the record's messages.
     pub fn body(&self, messages: &Value, n: u32, seed: Option<u64>) -> Vec<u8> {
-        let body = Body {
-            spec: self,
-            messages,
-            n,
-            seed,
+        let mut out = Vec::with_capacity(512 + messages_len(messages));
+        let mut field = |name: &str, value: &Value| {
+            out.push(if out.is_empty() { b'{' } else { b',' });
+            write_str(name, &mut out);
+            out.push(b':');
+            write_value(value, &mut out);
         };
-        serde_json::to_vec(&body).expect("a request body always serialises")
+        field("model", &Value::from(self.model.as_str()));
+        field("messages", messages);
+        field("n", &Value::from(n));
+        if let Some(t) = self.temperature {
+            field("temperature", &Value::from(t));
+        }
+        if let Some(m) = self.max_tokens {
+            field("max_tokens", &Value::from(m));
+        }
+        if let Some(p) = self.top_p {
+            field("top_p", &Value::from(p));
+        }
+        if let Some(s) = seed {
+            field("seed", &Value::from(s));
+        }
+        if !self.stop.is_empty() {
+            field("stop", &Value::from(self.stop.clone()));
+        }
+        if self.stream {
+            field("stream", &Value::Bool(true));
+            // Token counts come in a last chunk only when asked for.
+            field(
+                "stream_options",
+                &serde_json::json!({"include_usage": true}),
+            );
+        }
+        for (key, value) in &self.extra {
+            field(key, value);
+        }
+        out.push(b'}');
+        out
     }
 
     /// The cache key of a request: SHA-256 of the canonical JSON of
@@ -112,49 +144,14 @@ impl Spec {
     }
 }
 
-/// A request body borrowing the record's messages.
-struct Body<'a> {
-    spec: &'a Spec,
-    messages: &'a Value,
-    n: u32,
-    seed: Option<u64>,
-}
-
-impl Serialize for Body<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let spec = self.spec;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("model", &spec.model)?;
-        map.serialize_entry("messages", self.messages)?;
-        map.serialize_entry("n", &self.n)?;
-        if let Some(t) = spec.temperature {
-            map.serialize_entry("temperature", &t)?;
-        }
-        if let Some(m) = spec.max_tokens {
-            map.serialize_entry("max_tokens", &m)?;
-        }
-        if let Some(p) = spec.top_p {
-            map.serialize_entry("top_p", &p)?;
-        }
-        if let Some(s) = self.seed {
-            map.serialize_entry("seed", &s)?;
-        }
-        if !spec.stop.is_empty() {
-            map.serialize_entry("stop", &spec.stop)?;
-        }
-        if spec.stream {
-            map.serialize_entry("stream", &true)?;
-            // Token counts come in a last chunk only when asked for.
-            map.serialize_entry(
-                "stream_options",
-                &serde_json::json!({"include_usage": true}),
-            )?;
-        }
-        for (key, value) in &spec.extra {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
-    }
+/// About how many bytes `messages` take as JSON, so the body is allocated once.
+fn messages_len(messages: &Value) -> usize {
+    messages.as_array().map_or(0, |list| {
+        list.iter()
+            .filter_map(|m| m.get("content").and_then(Value::as_str))
+            .map(|text| text.len() + 32)
+            .sum()
+    })
 }
 
 #[cfg(test)]

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
+use ktpipe_common::raw::RawRecord;
 use ktpipe_common::reader::ReadError;
-use ktpipe_common::{Located, Record, Rejects};
+use ktpipe_common::{Located, Rejects};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -24,13 +25,13 @@ use crate::stdout::Stdout;
 #[derive(Debug)]
 pub enum Outcome {
     /// Every choice was found: these records go to stdout.
-    Emit(Vec<Record>),
+    Emit(Vec<RawRecord>),
     /// The record goes to rejects; records for the choices that were found still go out.
     Reject {
         /// Records for the choices found.
-        records: Vec<Record>,
+        records: Vec<RawRecord>,
         /// The input record.
-        located: Located,
+        located: Located<RawRecord>,
         /// Why.
         reason: String,
         /// The teacher failed it (the run then exits 1 even with a rejects file).
@@ -160,7 +161,9 @@ impl Sink {
                         self.say(&format!("{}: {reason}", located.place()));
                     }
                 }
-                self.rejects.reject_located(located, &reason)?;
+                let record = located.record.to_record();
+                self.rejects
+                    .reject(record, &located.source, located.line, &reason)?;
             }
             Outcome::Malformed(err) => {
                 bump(&self.counters.rejected);
@@ -175,9 +178,9 @@ impl Sink {
         Ok(())
     }
 
-    fn emit(&self, out: &mut Stdout, records: &[Record]) -> anyhow::Result<()> {
+    fn emit(&self, out: &mut Stdout, records: &[RawRecord]) -> anyhow::Result<()> {
         for record in records {
-            out.write(record)?;
+            out.write(record);
             bump(&self.counters.out);
         }
         Ok(())

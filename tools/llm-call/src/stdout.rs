@@ -8,8 +8,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 
 use anyhow::Context;
-use ktpipe_common::Record;
-use ktpipe_common::writer::write_record;
+use ktpipe_common::raw::RawRecord;
 use tokio::io::AsyncWriteExt;
 use tokio::net::unix::pipe;
 
@@ -48,9 +47,9 @@ impl Stdout {
     }
 
     /// Buffers one record and its newline.
-    pub fn write(&mut self, record: &Record) -> anyhow::Result<()> {
+    pub fn write(&mut self, record: &RawRecord) {
         self.since.get_or_insert_with(tokio::time::Instant::now);
-        write_record(&mut self.buf, record).context("writing stdout")
+        record.write_line(&mut self.buf);
     }
 
     /// True when nothing is buffered.

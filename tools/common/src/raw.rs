@@ -1,0 +1,315 @@
+//! A record kept as the line it was read from. Its fields are located, not decoded, so a
+//! stage that reads one field and sets a few others copies the rest through as bytes:
+//! an llm-call stage carries every earlier field (the document, the examples, …) but
+//! reads only the messages. Field order and the rules for setting and removing fields are
+//! those of `Record`: a field set again keeps its place, a new one goes at the end, and
+//! of two fields with the same name the later value wins in the first one's place.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde::de::{
+    self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::Record;
+use crate::json::{write_str, write_value};
+use crate::reader::{Malformed, trim_newline};
+
+/// A JSON object line, its fields found but left as text until asked for.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    text: Arc<str>,
+    fields: Vec<(Key, Slot)>,
+}
+
+#[derive(Debug, Clone)]
+enum Key {
+    /// A name without escapes, at this place in the text (quotes excluded).
+    Plain(Range<usize>),
+    /// A name that had escapes, or one set by the stage.
+    Owned(String),
+}
+
+#[derive(Debug, Clone)]
+enum Slot {
+    /// The value's text, as read.
+    Raw(Range<usize>),
+    /// A value set by the stage.
+    Set(Value),
+}
+
+impl RawRecord {
+    /// Locates the fields of one JSONL line; malformed lines get the same errors as
+    /// `reader::parse_line`.
+    pub fn parse(line: &[u8]) -> Result<RawRecord, Malformed> {
+        let line = trim_newline(line);
+        let text = std::str::from_utf8(line).map_err(|_| Malformed::InvalidUtf8)?;
+        if text.trim().is_empty() {
+            return Err(Malformed::Empty);
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let located = de
+            .deserialize_any(Fields { base: text })
+            .and_then(|fields| de.end().map(|()| fields))
+            .map_err(|err| Malformed::NotJson(err.to_string()))?;
+        let found = located.map_err(Malformed::NotObject)?;
+        let mut record = RawRecord {
+            text: Arc::from(text),
+            fields: Vec::with_capacity(found.len()),
+        };
+        for (key, value) in found {
+            match record.position(record.key_of(&key)) {
+                Some(i) => record.fields[i].1 = Slot::Raw(value),
+                None => record.fields.push((key, Slot::Raw(value))),
+            }
+        }
+        Ok(record)
+    }
+
+    /// The value of field `name`, decoded.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        let i = self.position(name)?;
+        Some(match &self.fields[i].1 {
+            Slot::Raw(range) => serde_json::from_str(&self.text[range.clone()])
+                .expect("a located value is valid JSON"),
+            Slot::Set(value) => value.clone(),
+        })
+    }
+
+    /// Sets field `name`: in its place when the record has it, else at the end.
+    pub fn insert(&mut self, name: &str, value: Value) {
+        match self.position(name) {
+            Some(i) => self.fields[i].1 = Slot::Set(value),
+            None => self
+                .fields
+                .push((Key::Owned(name.to_string()), Slot::Set(value))),
+        }
+    }
+
+    /// Removes field `name`, keeping the order of the others.
+    pub fn remove(&mut self, name: &str) {
+        if let Some(i) = self.position(name) {
+            self.fields.remove(i);
+        }
+    }
+
+    /// Appends the record as one compact JSONL line; fields as read are copied as read.
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        out.reserve(self.text.len() + 2);
+        out.push(b'{');
+        for (i, (key, slot)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match key {
+                Key::Plain(range) => {
+                    out.push(b'"');
+                    out.extend_from_slice(self.text[range.clone()].as_bytes());
+                    out.push(b'"');
+                }
+                Key::Owned(name) => write_str(name, out),
+            }
+            out.push(b':');
+            match slot {
+                Slot::Raw(range) => out.extend_from_slice(self.text[range.clone()].as_bytes()),
+                Slot::Set(value) => write_value(value, out),
+            }
+        }
+        out.extend_from_slice(b"}\n");
+    }
+
+    /// The record decoded, for the places that need every field (rejects).
+    pub fn to_record(&self) -> Record {
+        self.fields
+            .iter()
+            .map(|(key, _)| {
+                let name = self.key_of(key);
+                let value = self.get(name).expect("the field was just found");
+                (name.to_string(), value)
+            })
+            .collect()
+    }
+
+    fn key_of<'a>(&'a self, key: &'a Key) -> &'a str {
+        match key {
+            Key::Plain(range) => &self.text[range.clone()],
+            Key::Owned(name) => name,
+        }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.fields
+            .iter()
+            .position(|(key, _)| self.key_of(key) == name)
+    }
+}
+
+/// Where `part` lies in `base`, which it was borrowed from.
+fn range_in(base: &str, part: &str) -> Range<usize> {
+    let start = part.as_ptr() as usize - base.as_ptr() as usize;
+    start..start + part.len()
+}
+
+/// Locates an object's fields; any other value is reported by its type name.
+struct Fields<'a> {
+    base: &'a str,
+}
+
+type Found = Result<Vec<(Key, Range<usize>)>, &'static str>;
+
+impl<'de> Visitor<'de> for Fields<'de> {
+    type Value = Found;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+        let mut fields = Vec::new();
+        while let Some(key) = map.next_key_seed(KeySeed { base: self.base })? {
+            let value: &'de RawValue = map.next_value()?;
+            fields.push((key, range_in(self.base, value.get())));
+        }
+        Ok(Ok(fields))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Found, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err("an array"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Found, E> {
+        Ok(Err("null"))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Found, E> {
+        Ok(Err("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Found, E> {
+        Ok(Err("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Found, E> {
+        Ok(Err("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Found, E> {
+        Ok(Err("a number"))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Found, E> {
+        Ok(Err("a string"))
+    }
+}
+
+/// A field name: borrowed from the line when it has no escapes.
+struct KeySeed<'a> {
+    base: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'de> {
+    type Value = Key;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, de: D) -> Result<Key, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'de> {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Key, E> {
+        Ok(Key::Plain(range_in(self.base, name)))
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Key, E> {
+        Ok(Key::Owned(name.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::parse_line;
+    use crate::writer::encode_record;
+
+    fn line(record: &RawRecord) -> String {
+        let mut out = Vec::new();
+        record.write_line(&mut out);
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn fields_read_are_written_as_read_and_edits_follow_record_rules() {
+        let text = br#"{"a": [1, 2], "k\u00e9y": "v", "b": {"x": 1e2}, "a": "again", "c": 3}"#;
+        let mut raw = RawRecord::parse(text).expect("parses");
+        let mut record = parse_line(text).expect("parses");
+        assert_eq!(raw.to_record(), record);
+        assert_eq!(
+            line(&raw),
+            "{\"a\":\"again\",\"k\u{e9}y\":\"v\",\"b\":{\"x\": 1e2},\"c\":3}\n"
+        );
+        record.insert("b".into(), Value::from("set"));
+        record.insert("new".into(), Value::from(1));
+        record.shift_remove("a");
+        raw.insert("b", Value::from("set"));
+        raw.insert("new", Value::from(1));
+        raw.remove("a");
+        raw.remove("missing");
+        assert_eq!(raw.to_record(), record);
+        let mut expected = Vec::new();
+        encode_record(&record, &mut expected);
+        assert_eq!(line(&raw).into_bytes(), expected);
+        assert_eq!(raw.get("c"), Some(Value::from(3)));
+        assert_eq!(raw.get("b"), Some(Value::from("set")));
+        assert_eq!(raw.get("a"), None);
+    }
+
+    #[test]
+    fn malformed_lines_get_the_errors_of_parse_line() {
+        for text in [
+            &b"\n"[..],
+            b"  \r\n",
+            b"[1,2]",
+            b"3",
+            b"null",
+            b"true",
+            b"\"s\"",
+            b"{\"a\":\xff}",
+            b"{oops",
+            b"not json",
+            b"{\"a\":1} x",
+            b"{\"a\":1",
+            b"{\"a\":[1,}",
+        ] {
+            assert_eq!(
+                RawRecord::parse(text).map(|r| r.to_record()),
+                parse_line(text),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn records_written_by_ktpipe_come_back_byte_for_byte() {
+        let record = parse_line(
+            "{\"document\":\"line\\none \\\"quoted\\\"\",\"n\":[1,2.5,null],\"o\":{\"t\":true}}"
+                .as_bytes(),
+        )
+        .expect("parses");
+        let mut text = Vec::new();
+        encode_record(&record, &mut text);
+        let raw = RawRecord::parse(&text).expect("parses");
+        assert_eq!(line(&raw).into_bytes(), text);
+    }
+}
