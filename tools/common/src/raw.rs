@@ -19,6 +19,45 @@ use crate::Record;
 use crate::json::{write_str, write_value};
 use crate::reader::{Malformed, trim_newline};
 
+/// What the record loops read and write: a record decoded (`Record`) or kept as the line
+/// it was read from (`RawRecord`).
+pub trait LineRecord: Sized {
+    /// One JSONL line as a record, or what is wrong with it.
+    fn parse(line: &[u8]) -> Result<Self, Malformed>;
+    /// Appends the record as one JSONL line.
+    fn encode(&self, out: &mut Vec<u8>);
+    /// The record decoded, for the rejects file.
+    fn into_record(self) -> Record;
+}
+
+impl LineRecord for Record {
+    fn parse(line: &[u8]) -> Result<Self, Malformed> {
+        crate::reader::parse_line(line)
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        crate::writer::encode_record(self, out);
+    }
+
+    fn into_record(self) -> Record {
+        self
+    }
+}
+
+impl LineRecord for RawRecord {
+    fn parse(line: &[u8]) -> Result<Self, Malformed> {
+        RawRecord::parse(line)
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.write_line(out);
+    }
+
+    fn into_record(self) -> Record {
+        self.to_record()
+    }
+}
+
 /// A JSON object line, its fields found but left as text until asked for.
 #[derive(Debug, Clone)]
 pub struct RawRecord {

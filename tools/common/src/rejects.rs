@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use crate::raw::LineRecord;
 use crate::reader::{Located, ReadError};
 use crate::{Record, writer};
 
@@ -58,13 +59,17 @@ impl Rejects {
     }
 
     /// Rejects a located record.
-    pub fn reject_located(&mut self, located: Located, reason: &str) -> anyhow::Result<()> {
+    pub fn reject_located(
+        &mut self,
+        located: Located<impl LineRecord>,
+        reason: &str,
+    ) -> anyhow::Result<()> {
         let Located {
             source,
             line,
             record,
         } = located;
-        self.reject(record, &source, line, reason)
+        self.reject(record.into_record(), &source, line, reason)
     }
 
     /// Rejects a malformed line: its text is kept under `_reject.raw`.

@@ -4,8 +4,9 @@
 
 use std::io::{self, Stdout, Write};
 
+use crate::raw::LineRecord;
 use crate::reader::{Located, Reader};
-use crate::{CommonArgs, Outcome, Record, Rejects, Summary, Writer, input};
+use crate::{CommonArgs, Outcome, Rejects, Summary, Writer, input};
 
 /// Where a tool's handler sends its results for one input record.
 pub struct Sink<'a> {
@@ -16,14 +17,18 @@ pub struct Sink<'a> {
 
 impl Sink<'_> {
     /// Emits a record on stdout.
-    pub fn emit(&mut self, record: &Record) -> anyhow::Result<()> {
+    pub fn emit(&mut self, record: &impl LineRecord) -> anyhow::Result<()> {
         self.writer.write(record)?;
         self.summary.records_out += 1;
         Ok(())
     }
 
     /// Sends a record to the rejects file with the reason.
-    pub fn reject(&mut self, located: Located, reason: &str) -> anyhow::Result<()> {
+    pub fn reject(
+        &mut self,
+        located: Located<impl LineRecord>,
+        reason: &str,
+    ) -> anyhow::Result<()> {
         self.summary.rejected += 1;
         self.rejects.reject_located(located, reason)
     }
@@ -59,16 +64,17 @@ impl Stream {
         })
     }
 
-    /// Calls `handle` for every record in order. An error from `handle` stops the run.
-    pub fn for_each(
+    /// Calls `handle` for every record in order, read as `R` (`Record`, or `RawRecord` for
+    /// a tool that reads few of its fields). An error from `handle` stops the run.
+    pub fn for_each<R: LineRecord>(
         &mut self,
-        mut handle: impl FnMut(Located, &mut Sink) -> anyhow::Result<()>,
+        mut handle: impl FnMut(Located<R>, &mut Sink) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         loop {
             if self.reader.would_block() {
                 self.writer.flush()?;
             }
-            let Some(next) = self.reader.next_record()? else {
+            let Some(next) = self.reader.next_parsed(R::parse)? else {
                 break;
             };
             self.summary.records_in += 1;

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::Record;
 use crate::json::{write_str, write_value};
+use crate::raw::LineRecord;
 
 /// Buffered records beyond this many bytes go to the sink before more are taken.
 const FULL: usize = 64 * 1024;
@@ -37,8 +38,8 @@ impl<W: Write> Writer<W> {
     }
 
     /// Writes one record and its newline (buffered).
-    pub fn write(&mut self, record: &Record) -> anyhow::Result<()> {
-        encode_record(record, &mut self.buf);
+    pub fn write(&mut self, record: &impl LineRecord) -> anyhow::Result<()> {
+        record.encode(&mut self.buf);
         self.written += 1;
         if self.buf.len() >= FULL {
             self.drain().context("writing stdout")?;

@@ -1,12 +1,15 @@
 //! Property tests of the JSONL reader over arbitrary bytes: it never panics, every line is
-//! either a record or an error naming its line, and valid objects read back unchanged.
+//! either a record or an error naming its line, and valid objects read back unchanged;
+//! a `RawRecord` of any line says what `parse_line` says, and writes back what it read.
 //! `scripts/fuzz` runs these with many more cases.
 
 #![allow(clippy::unwrap_used)] // a test may unwrap: a panic is a failed case
 
 use std::io::Write;
 
+use ktpipe_common::raw::RawRecord;
 use ktpipe_common::reader::{Malformed, Reader, parse_line};
+use ktpipe_common::writer::encode_record;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
@@ -51,6 +54,21 @@ proptest! {
             Err(Malformed::NotJson(msg)) => prop_assert!(!msg.is_empty()),
             Err(_) => {}
         }
+    }
+
+    #[test]
+    fn raw_records_agree_with_parse_line(line in jsonish()) {
+        let line = line.split(|b| *b == b'\n').next().unwrap_or_default();
+        prop_assert_eq!(RawRecord::parse(line).map(|r| r.to_record()), parse_line(line));
+    }
+
+    #[test]
+    fn raw_records_write_back_the_line_they_read(obj in object()) {
+        let mut line = Vec::new();
+        encode_record(&obj, &mut line);
+        let mut again = Vec::new();
+        RawRecord::parse(&line).unwrap().write_line(&mut again);
+        prop_assert_eq!(again, line);
     }
 
     #[test]

@@ -161,9 +161,7 @@ impl Sink {
                         self.say(&format!("{}: {reason}", located.place()));
                     }
                 }
-                let record = located.record.to_record();
-                self.rejects
-                    .reject(record, &located.source, located.line, &reason)?;
+                self.rejects.reject_located(located, &reason)?;
             }
             Outcome::Malformed(err) => {
                 bump(&self.counters.rejected);

@@ -2,6 +2,7 @@
 //! when a template reads one the record lacks.
 
 use ktpipe_common::Record;
+use ktpipe_common::raw::RawRecord;
 use minijinja::ErrorKind;
 use serde_json::{Value, json};
 
@@ -29,19 +30,19 @@ impl Bind {
     }
 }
 
-/// The template context for a record: its fields, with each bound variable replaced by
-/// its field's value (or removed when the record lacks that field, so a bind never falls
-/// back silently to a same-named field).
-pub fn context(record: &Record, binds: &[Bind]) -> Record {
-    let mut ctx = record.clone();
-    for bind in binds {
-        match record.get(&bind.field) {
-            Some(value) => {
-                ctx.insert(bind.var.clone(), value.clone());
-            }
-            None => {
-                ctx.shift_remove(&bind.var);
-            }
+/// The template context for a record: each variable the template reads, with the value
+/// of its field: the one it is bound to, else the one of its own name. A variable whose
+/// field the record lacks is left out, so a bind never falls back silently to a
+/// same-named field. Only these fields are decoded; the rest of the record stays text.
+pub fn context(template: &Template, record: &RawRecord, binds: &[Bind]) -> Record {
+    let mut ctx = Record::new();
+    for var in template.variables() {
+        let field = binds
+            .iter()
+            .find(|b| b.var == var)
+            .map_or(var, |b| b.field.as_str());
+        if let Some(value) = record.get(field) {
+            ctx.insert(var.to_string(), value);
         }
     }
     ctx
@@ -49,8 +50,8 @@ pub fn context(record: &Record, binds: &[Bind]) -> Record {
 
 /// Renders every message of `template` for `record`: `[{"role", "content"}, …]`, contents
 /// trimmed. The error is the reason the record is rejected.
-pub fn messages(template: &Template, record: &Record, binds: &[Bind]) -> Result<Value, String> {
-    let ctx = context(record, binds);
+pub fn messages(template: &Template, record: &RawRecord, binds: &[Bind]) -> Result<Value, String> {
+    let ctx = context(template, record, binds);
     let jinja_ctx = minijinja::Value::from_serialize(&ctx);
     let mut out = Vec::with_capacity(template.messages.len());
     for (i, message) in template.messages.iter().enumerate() {
@@ -135,8 +136,8 @@ fn word_positions<'a>(text: &'a str, word: &'a str) -> impl Iterator<Item = usiz
 mod tests {
     use super::*;
 
-    fn record(v: Value) -> Record {
-        v.as_object().unwrap().clone()
+    fn record(v: Value) -> RawRecord {
+        RawRecord::parse(v.to_string().as_bytes()).unwrap()
     }
 
     fn template(content: &str) -> Template {

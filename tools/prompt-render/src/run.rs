@@ -4,8 +4,9 @@
 use std::io::Write;
 
 use anyhow::Context;
+use ktpipe_common::raw::RawRecord;
 use ktpipe_common::stream::Stream;
-use ktpipe_common::{Outcome, UsageError};
+use ktpipe_common::{Located, Outcome, UsageError};
 
 use crate::cli::Cli;
 use crate::render::{self, Bind};
@@ -34,11 +35,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let mut stream = Stream::open("prompt-render", &cli.common)?;
-    stream.for_each(|located, sink| {
+    stream.for_each(|located: Located<RawRecord>, sink| {
         match render::messages(&template, &located.record, &binds) {
             Ok(messages) => {
                 let mut record = located.record;
-                record.insert(cli.to.clone(), messages);
+                record.insert(&cli.to, messages);
                 sink.emit(&record)
             }
             Err(reason) => sink.reject(located, &reason),

@@ -1,10 +1,12 @@
 //! The record loop: parse each record's text field, emit one record per parsed row, and
-//! reject records from which nothing parses.
+//! reject records from which nothing parses. Records are read as `RawRecord`s: the other
+//! fields, copied into every row, are copied as text.
 
 use anyhow::Context;
+use ktpipe_common::raw::RawRecord;
 use ktpipe_common::reader::json_type;
 use ktpipe_common::stream::Stream;
-use ktpipe_common::{Outcome, Record};
+use ktpipe_common::{Located, Outcome};
 use qa_parse::normalize;
 use serde_json::Value;
 
@@ -16,7 +18,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     let config = config::from_cli(cli)?;
     let mut stream = Stream::open("qa-parse", &cli.common)?;
     let mut skipped_items = 0u64;
-    stream.for_each(|located, sink| {
+    stream.for_each(|located: Located<RawRecord>, sink| {
         match rows_of(&config, &located.record, &mut skipped_items) {
             Ok(rows) => {
                 let base = base_record(&config, &located.record);
@@ -41,18 +43,18 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
 /// empty or unparseable items add no rows and are counted in `skipped`.
 fn rows_of(
     config: &Config,
-    record: &Record,
+    record: &RawRecord,
     skipped: &mut u64,
 ) -> Result<Vec<Vec<String>>, String> {
     let field = &config.from;
     match record.get(field) {
         None => Err(format!("record has no field '{field}'")),
         Some(Value::String(text)) if text.is_empty() => Err(format!("field '{field}' is empty")),
-        Some(Value::String(text)) => config.parser.rows(text, field),
-        Some(Value::Array(items)) => rows_of_list(config, items, skipped),
+        Some(Value::String(text)) => config.parser.rows(&text, field),
+        Some(Value::Array(items)) => rows_of_list(config, &items, skipped),
         Some(other) => Err(format!(
             "field '{field}' holds {}, expected a string",
-            json_type(other)
+            json_type(&other)
         )),
     }
 }
@@ -91,15 +93,15 @@ fn rows_of_list(
 
 /// The record every output row starts from: the input, without the text field unless it
 /// is kept or is itself a target (then it is overwritten in place).
-fn base_record(config: &Config, record: &Record) -> Record {
+fn base_record(config: &Config, record: &RawRecord) -> RawRecord {
     let mut base = record.clone();
     if !config.keep_source && !config.targets.contains(&config.from) {
-        base.shift_remove(&config.from);
+        base.remove(&config.from);
     }
     base
 }
 
-fn output_record(config: &Config, base: &Record, row: Vec<String>, index: usize) -> Record {
+fn output_record(config: &Config, base: &RawRecord, row: Vec<String>, index: usize) -> RawRecord {
     let mut out = base.clone();
     for ((target, value), normalise) in config.targets.iter().zip(row).zip(&config.normalize) {
         let value = if *normalise {
@@ -107,10 +109,10 @@ fn output_record(config: &Config, base: &Record, row: Vec<String>, index: usize)
         } else {
             value
         };
-        out.insert(target.clone(), Value::String(value));
+        out.insert(target, Value::String(value));
     }
     if let Some(index_field) = &config.index {
-        out.insert(index_field.clone(), Value::from(index));
+        out.insert(index_field, Value::from(index));
     }
     out
 }
