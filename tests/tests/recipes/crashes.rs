@@ -68,19 +68,27 @@ fn wait_for(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
-/// Waits until an llm-call stage of the run is alive, or the run has ended.
-fn first_llm_call(tools: &Tools, child: &mut Child) {
+/// Waits until the teacher has received `target` requests in all, or the run has ended.
+fn teacher_reaches(mock: &Mock, child: &mut Child, target: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let alive = tools
-            .llm_pids()
-            .into_iter()
-            .any(|pid| Path::new(&format!("/proc/{pid}")).exists());
-        if alive || child.try_wait().expect("waiting for just").is_some() {
+        if mock.requests() >= target || child.try_wait().expect("waiting for just").is_some() {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// True while process `pid` runs: not gone, and not a zombie waiting for its parent.
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit(')')
+                .next()
+                .map(|rest| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 /// Requests whose reply reached the cache and that were sent again: every such request
@@ -109,11 +117,13 @@ fn distinct_answered(cache: &Path) -> i64 {
 
 fn interrupted_runs_resume_to_the_same_output(how: Interrupt, salt: u64) {
     let reference = reference_outputs();
-    // 100 ms a reply: an uninterrupted run lasts about two seconds after its first
-    // llm-call starts, and every interrupt (50 to 850 ms after that) lands before its end.
-    // The delay counts from that start, not from `just`'s: on a loaded machine (a debug
-    // build beside other tests) the stages took more than 450 ms to start, a first round
-    // then ended uninterrupted, and every later one ran from its cache.
+    // An uninterrupted run sends about 110 requests. Each interrupt comes once the teacher
+    // has received 5 to 54 more requests in the round, so the first always lands mid-run
+    // whatever the machine's speed (a delay in milliseconds did not: the stages of a debug
+    // build beside other tests once took longer to start than it, and a faster build ran
+    // past it). Later rounds resume from the cache and have fewer requests left; one that
+    // ends before its interrupt does not count, and while none has landed the next round
+    // starts from scratch.
     let mock = Mock::start(&["--latency-base-ms", "100"]);
     let tools = Tools::new(&["--retry-base-ms", "20", "--retry-max-ms", "200"]);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -128,16 +138,15 @@ fn interrupted_runs_resume_to_the_same_output(how: Interrupt, salt: u64) {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("just");
-        first_llm_call(&tools, &mut child);
-        let wait = Duration::from_millis(50 + draw.below(800));
-        std::thread::sleep(wait);
+        let after = 5 + draw.below(50);
+        teacher_reaches(&mock, &mut child, mock.requests() + after);
         match how {
             Interrupt::KillStage => {
                 // The stages still running (a finished one cannot be killed mid-run).
                 let pids: Vec<u32> = tools
                     .llm_pids()
                     .into_iter()
-                    .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
+                    .filter(|pid| running(*pid))
                     .collect();
                 if !pids.is_empty() {
                     let victim = pids[draw.below(pids.len() as u64) as usize];
@@ -150,8 +159,12 @@ fn interrupted_runs_resume_to_the_same_output(how: Interrupt, salt: u64) {
         let status = wait_for(&mut child, Duration::from_secs(60));
         if !status.success() {
             hits += 1;
+        } else if hits == 0 {
+            // The round ran whole (its stage had just ended) and cached every reply, so a
+            // next round would only replay the cache: start it from scratch instead.
+            std::fs::remove_dir_all(&out).expect("removing the round's output");
         }
-        eprintln!("{how:?} round {round}: {wait:?} after the first llm-call, exit {status:?}");
+        eprintln!("{how:?} round {round}: after {after} more requests, exit {status:?}");
         let _ = std::fs::remove_file(tools.path().join("llm-call.pids"));
     }
     assert!(hits > 0, "{how:?}: no interruption landed mid-run");
