@@ -12,6 +12,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     let config = cli.config()?;
     let model = config.model.clone();
     let server = MockServer::start_on(config, cli.addr)?;
+    // The handlers are in place before the URL is announced: whoever reads it may stop the
+    // server at once.
+    let signals = Signals::install().context("installing the signal handlers")?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", server.base_url())
         .and_then(|()| stdout.flush())
@@ -21,7 +24,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         "mock-teacher: serving model '{model}' at {}",
         server.base_url()
     );
-    wait_for_signal().context("waiting for a termination signal")?;
+    signals.wait().context("waiting for a termination signal")?;
     let stats = server.stats();
     eprintln!(
         "mock-teacher: stopping after {} requests ({} ok)",
@@ -31,23 +34,52 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn wait_for_signal() -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+/// SIGTERM and SIGINT, caught from the moment they are installed.
+struct Signals {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         #[cfg(unix)]
-        {
+        let (term, int) = {
             use tokio::signal::unix::{SignalKind, signal};
-            let mut term = signal(SignalKind::terminate())?;
-            tokio::select! {
-                _ = term.recv() => Ok(()),
-                r = tokio::signal::ctrl_c() => r,
+            let _entered = runtime.enter();
+            (
+                signal(SignalKind::terminate())?,
+                signal(SignalKind::interrupt())?,
+            )
+        };
+        Ok(Signals {
+            runtime,
+            #[cfg(unix)]
+            term,
+            #[cfg(unix)]
+            int,
+        })
+    }
+
+    /// Waits for the first of them.
+    fn wait(mut self) -> std::io::Result<()> {
+        self.runtime.block_on(async {
+            #[cfg(unix)]
+            {
+                tokio::select! {
+                    _ = self.term.recv() => Ok(()),
+                    _ = self.int.recv() => Ok(()),
+                }
             }
-        }
-        #[cfg(not(unix))]
-        {
-            tokio::signal::ctrl_c().await
-        }
-    })
+            #[cfg(not(unix))]
+            {
+                tokio::signal::ctrl_c().await
+            }
+        })
+    }
 }
