@@ -109,6 +109,13 @@ impl RawRecord {
         Ok(record)
     }
 
+    /// `record` as it would be read back from the line ktpipe writes for it.
+    pub fn from_record(record: &Record) -> RawRecord {
+        let mut line = Vec::new();
+        crate::writer::encode_record(record, &mut line);
+        RawRecord::parse(&line).expect("an encoded record parses")
+    }
+
     /// The value of field `name`, decoded.
     pub fn get(&self, name: &str) -> Option<Value> {
         let i = self.position(name)?;

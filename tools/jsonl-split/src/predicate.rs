@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use ktpipe_common::raw::RawRecord;
 use ktpipe_common::{Record, UsageError};
 use minijinja::{Environment, ErrorKind, Expression, Value};
 
@@ -13,6 +14,8 @@ pub struct Predicate<'env> {
     /// The variables the expression reads, with attribute paths (`a.b`), for naming a
     /// missing field when evaluation fails.
     paths: BTreeSet<String>,
+    /// The top-level variables it reads: the fields a record's context needs.
+    vars: Vec<String>,
 }
 
 impl<'env> Predicate<'env> {
@@ -41,10 +44,12 @@ impl<'env> Predicate<'env> {
             }
         }
         let paths = expr.undeclared_variables(true);
+        let vars = expr.undeclared_variables(false).into_iter().collect();
         Ok(Predicate {
             text: text.to_string(),
             expr,
             paths: paths.into_iter().collect(),
+            vars,
         })
     }
 
@@ -53,7 +58,16 @@ impl<'env> Predicate<'env> {
         &self.text
     }
 
-    /// Whether `record` matches; `Err` holds the reason it could not be evaluated.
+    /// The fields of `record` the expression reads, decoded; the others stay text.
+    pub fn context(&self, record: &RawRecord) -> Record {
+        self.vars
+            .iter()
+            .filter_map(|var| Some((var.clone(), record.get(var)?)))
+            .collect()
+    }
+
+    /// Whether `record` (or its `context`) matches; `Err` holds the reason it could not
+    /// be evaluated.
     pub fn matches(&self, record: &Record) -> Result<bool, String> {
         match self.expr.eval(Value::from_serialize(record)) {
             Ok(value) => Ok(value.is_true()),
@@ -119,6 +133,27 @@ mod tests {
             .matches(&record(json!({"judgment": "YES", "score": "x"})))
             .unwrap_err();
         assert!(err.starts_with("cannot evaluate --where"), "{err}");
+    }
+
+    #[test]
+    fn a_raw_record_context_holds_only_the_fields_read_and_judges_alike() {
+        let env = ktpipe_common::jinja::environment();
+        let p = Predicate::compile(&env, "j == \"YES\" and o.k").expect("ok");
+        for value in [
+            json!({"j": "YES", "o": {"k": true}, "document": "long text"}),
+            json!({"j": "NO", "o": {"k": true}}),
+            json!({"o": {"k": 1}, "document": "d"}),
+            json!({"j": "YES", "o": {}}),
+        ] {
+            let raw = RawRecord::parse(value.to_string().as_bytes()).expect("object");
+            let ctx = p.context(&raw);
+            assert!(!ctx.contains_key("document"), "{ctx:?}");
+            assert_eq!(
+                p.matches(&ctx),
+                p.matches(&record(value.clone())),
+                "{value}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use ktpipe_common::raw::RawRecord;
 use ktpipe_common::stream::{Sink, Stream};
 use ktpipe_common::{Located, Outcome, Record, UsageError, jinja};
 
@@ -32,7 +33,7 @@ pub fn run(tool: &str, cli: &Cli) -> anyhow::Result<Outcome> {
         dropped: 0,
         empty_lists: 0,
     };
-    stream.for_each(|located, sink| split.handle(located, sink))?;
+    stream.for_each(|located: Located<RawRecord>, sink| split.handle(located, sink))?;
 
     let summary = stream.summary_mut();
     if cli.drop {
@@ -62,33 +63,36 @@ struct Split<'a, 'env> {
 }
 
 impl Split<'_, '_> {
-    fn handle(&mut self, located: Located, sink: &mut Sink) -> anyhow::Result<()> {
+    /// Records are read as text: a filter decodes only the fields its expression reads and
+    /// writes the record as read. Exploding rewrites the record, so it is decoded whole.
+    fn handle(&mut self, located: Located<RawRecord>, sink: &mut Sink) -> anyhow::Result<()> {
+        let Some(field) = self.explode else {
+            return self.route(located, sink);
+        };
         let Located {
             source,
             line,
             record,
         } = located;
-        let records = match self.explode {
-            None => vec![record],
-            Some(field) => match explode(record, field) {
-                Ok(records) => records,
-                Err((record, reason)) => {
-                    return sink.reject(located_at(&source, line, record), &reason);
-                }
-            },
+        let records = match explode(record.to_record(), field) {
+            Ok(records) => records,
+            Err((record, reason)) => {
+                return sink.reject(located_at(&source, line, record), &reason);
+            }
         };
         if records.is_empty() {
             self.empty_lists += 1;
         }
         for record in records {
-            self.route(located_at(&source, line, record), sink)?;
+            let raw = RawRecord::from_record(&record);
+            self.route(located_at(&source, line, raw), sink)?;
         }
         Ok(())
     }
 
-    fn route(&mut self, located: Located, sink: &mut Sink) -> anyhow::Result<()> {
+    fn route(&mut self, located: Located<RawRecord>, sink: &mut Sink) -> anyhow::Result<()> {
         if let Some(predicate) = &self.predicate {
-            match predicate.matches(&located.record) {
+            match predicate.matches(&predicate.context(&located.record)) {
                 Ok(true) => {}
                 Ok(false) if self.drop => {
                     self.dropped += 1;
@@ -103,7 +107,7 @@ impl Split<'_, '_> {
         }
         match &mut self.dest {
             None => sink.emit(&located.record),
-            Some(dest) => match dest.write(&located.record)? {
+            Some(dest) => match dest.write(&located.record.to_record())? {
                 Ok(()) => Ok(()),
                 Err(reason) => sink.reject(located, &reason),
             },
@@ -111,7 +115,7 @@ impl Split<'_, '_> {
     }
 }
 
-fn located_at(source: &Arc<str>, line: u64, record: Record) -> Located {
+fn located_at<R>(source: &Arc<str>, line: u64, record: R) -> Located<R> {
     Located {
         source: Arc::clone(source),
         line,
