@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 
 use crate::Record;
 use crate::json::{write_str, write_value};
-use crate::reader::{Malformed, trim_newline};
+use crate::reader::{Malformed, line_text};
 
 /// What the record loops read and write: a record decoded (`Record`) or kept as the line
 /// it was read from (`RawRecord`).
@@ -85,11 +85,7 @@ impl RawRecord {
     /// Locates the fields of one JSONL line; malformed lines get the same errors as
     /// `reader::parse_line`.
     pub fn parse(line: &[u8]) -> Result<RawRecord, Malformed> {
-        let line = trim_newline(line);
-        let text = std::str::from_utf8(line).map_err(|_| Malformed::InvalidUtf8)?;
-        if text.trim().is_empty() {
-            return Err(Malformed::Empty);
-        }
+        let text = line_text(line)?;
         let mut de = serde_json::Deserializer::from_str(text);
         let located = de
             .deserialize_any(Fields { base: text })

@@ -185,7 +185,16 @@ fn skip_rest_of_line(stream: &mut impl BufRead) -> std::io::Result<()> {
     }
 }
 
-pub(crate) fn trim_newline(mut line: &[u8]) -> &[u8] {
+/// The text of one line without its newline; an error when it is not UTF-8 or blank.
+pub(crate) fn line_text(line: &[u8]) -> Result<&str, Malformed> {
+    let text = std::str::from_utf8(trim_newline(line)).map_err(|_| Malformed::InvalidUtf8)?;
+    if text.trim().is_empty() {
+        return Err(Malformed::Empty);
+    }
+    Ok(text)
+}
+
+fn trim_newline(mut line: &[u8]) -> &[u8] {
     if let Some(rest) = line.strip_suffix(b"\n") {
         line = rest;
     }
@@ -194,12 +203,7 @@ pub(crate) fn trim_newline(mut line: &[u8]) -> &[u8] {
 
 /// Parses one line (with or without its `\n` / `\r\n`) into a record.
 pub fn parse_line(line: &[u8]) -> Result<Record, Malformed> {
-    let line = trim_newline(line);
-    let text = std::str::from_utf8(line).map_err(|_| Malformed::InvalidUtf8)?;
-    if text.trim().is_empty() {
-        return Err(Malformed::Empty);
-    }
-    match serde_json::from_str::<Value>(text) {
+    match serde_json::from_str::<Value>(line_text(line)?) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(Malformed::NotObject(json_type(&other))),
         Err(err) => Err(Malformed::NotJson(err.to_string())),
