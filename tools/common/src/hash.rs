@@ -5,35 +5,17 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::json::{write_str, write_value};
+use crate::json::{write_array, write_object, write_value};
 
 /// Writes `value` as JSON with object keys sorted, the canonical form that is hashed.
 pub fn canonical_json(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push(b'{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(key, out);
-                out.push(b':');
-                canonical_json(&map[key], out);
-            }
-            out.push(b'}');
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by_key(|(key, _)| *key);
+            write_object(members, out, canonical_json);
         }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                canonical_json(item, out);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => write_array(items, out, canonical_json),
         scalar => write_value(scalar, out),
     }
 }

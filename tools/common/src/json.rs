@@ -15,29 +15,43 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) {
             serde_json::to_writer(&mut *out, n).expect("writing a number to a Vec cannot fail")
         }
         Value::String(s) => write_str(s, out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(item, out);
-            }
-            out.push(b']');
-        }
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(key, out);
-                out.push(b':');
-                write_value(item, out);
-            }
-            out.push(b'}');
-        }
+        Value::Array(items) => write_array(items, out, write_value),
+        Value::Object(map) => write_object(map, out, write_value),
     }
+}
+
+/// Appends `[a,b,…]`, each item written by `item` (`write_value`, or a canonical form).
+pub fn write_array<'a>(
+    items: impl IntoIterator<Item = &'a Value>,
+    out: &mut Vec<u8>,
+    item: fn(&Value, &mut Vec<u8>),
+) {
+    out.push(b'[');
+    for (i, value) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(value, out);
+    }
+    out.push(b']');
+}
+
+/// Appends `{"k":v,…}` for the members in the order given, each value written by `value`.
+pub fn write_object<'a>(
+    members: impl IntoIterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<u8>,
+    value: fn(&Value, &mut Vec<u8>),
+) {
+    out.push(b'{');
+    for (i, (key, member)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(key, out);
+        out.push(b':');
+        value(member, out);
+    }
+    out.push(b'}');
 }
 
 /// Appends `text` as a JSON string: `"` and `\` escaped, control characters as `\n`-style

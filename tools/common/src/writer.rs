@@ -7,7 +7,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::Record;
-use crate::json::{write_str, write_value};
+use crate::json::{write_object, write_value};
 use crate::raw::LineRecord;
 
 /// Buffered records beyond this many bytes go to the sink before more are taken.
@@ -77,16 +77,8 @@ impl<W: Write> Drop for Writer<W> {
 
 /// Appends `record` as one JSONL line to `out`.
 pub fn encode_record(record: &Record, out: &mut Vec<u8>) {
-    out.push(b'{');
-    for (i, (key, value)) in record.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_str(key, out);
-        out.push(b':');
-        write_value(value, out);
-    }
-    out.extend_from_slice(b"}\n");
+    write_object(record, out, write_value);
+    out.push(b'\n');
 }
 
 /// Writes `record` as one JSONL line to `out`.
