@@ -39,10 +39,10 @@ pub fn context(template: &Template, record: &RawRecord, binds: &[Bind]) -> Recor
     for var in template.variables() {
         let field = binds
             .iter()
-            .find(|b| b.var == var)
-            .map_or(var, |b| b.field.as_str());
+            .find(|b| b.var == *var)
+            .map_or(var, |b| &b.field);
         if let Some(value) = record.get(field) {
-            ctx.insert(var.to_string(), value);
+            ctx.insert(var.clone(), value);
         }
     }
     ctx

@@ -22,14 +22,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     let label = cli.common.label("prompt-render");
     if cli.check {
         if !cli.common.quiet {
-            let mut vars: Vec<_> = template.variables().into_iter().collect();
-            vars.sort_unstable();
             let _ = writeln!(
                 std::io::stderr().lock(),
                 "{label}: template '{}' is valid: {} messages, variables: {}",
                 template.name,
                 template.messages.len(),
-                vars.join(", ")
+                template.variables().join(", ")
             );
         }
         return Ok(Outcome::Success);
@@ -61,7 +59,7 @@ fn binds(cli: &Cli, template: &Template) -> Result<Vec<Bind>, UsageError> {
                 bind.var
             )));
         }
-        if !used.contains(bind.var.as_str()) {
+        if !used.contains(&bind.var) {
             return Err(UsageError::new(format!(
                 "--bind '{spec}': template '{}' has no variable '{}'",
                 template.name, bind.var

@@ -28,6 +28,8 @@ pub struct Template {
     pub name: String,
     /// The messages, in order.
     pub messages: Vec<Message>,
+    /// Every variable any message reads, sorted: found once, read for every record.
+    variables: Vec<String>,
     env: Environment<'static>,
 }
 
@@ -72,9 +74,17 @@ impl Template {
                 variables,
             });
         }
+        let mut variables: Vec<String> = messages
+            .iter()
+            .flat_map(|m| m.variables.iter().cloned())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        variables.sort_unstable();
         Ok(Template {
             name: name.to_string(),
             messages,
+            variables,
             env,
         })
     }
@@ -84,12 +94,9 @@ impl Template {
         self.env.get_template(&index.to_string())?.render(ctx)
     }
 
-    /// Every variable any message reads.
-    pub fn variables(&self) -> HashSet<&str> {
-        self.messages
-            .iter()
-            .flat_map(|m| m.variables.iter().map(String::as_str))
-            .collect()
+    /// Every variable any message reads, sorted.
+    pub fn variables(&self) -> &[String] {
+        &self.variables
     }
 }
 
@@ -140,9 +147,7 @@ mod tests {
         let t = Template::parse("p.yaml", text).unwrap();
         assert_eq!(t.messages.len(), 2);
         assert_eq!(t.messages[1].role, "user");
-        let mut vars: Vec<_> = t.variables().into_iter().collect();
-        vars.sort_unstable();
-        assert_eq!(vars, ["document", "icl_query_1"]);
+        assert_eq!(t.variables(), ["document", "icl_query_1"]);
     }
 
     #[test]
