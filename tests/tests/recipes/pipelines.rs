@@ -49,3 +49,51 @@ fn the_readme_pipeline_runs_by_hand() {
         assert!(row.get("messages").is_none());
     }
 }
+
+/// The stages widen the pipes between them (ktpipe_common::pipe): a busy stage's flush is
+/// larger than the kernel's 64 KiB, and each round through a narrow pipe wakes both ends.
+#[test]
+fn the_filters_widen_the_pipe_they_write() {
+    let mock = Mock::start(&[]);
+    let bin = bin_dir();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prompt = dir.path().join("prompt.jsonl");
+    std::fs::write(
+        &prompt,
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"Say hi.\"}]}\n",
+    )
+    .expect("write prompt");
+    let seed = sample_seed();
+    let runs: [(&str, Vec<&std::ffi::OsStr>); 3] = [
+        (
+            "seed-cat",
+            vec![seed.as_os_str(), "--head".as_ref(), "1".as_ref()],
+        ),
+        ("jsonl-split", vec![seed.as_os_str()]),
+        (
+            "llm-call",
+            vec![prompt.as_os_str(), "--to".as_ref(), "reply".as_ref()],
+        ),
+    ];
+    for (tool, args) in runs {
+        let mut child = Command::new(bin.join(tool))
+            .args(args)
+            .arg("-q")
+            .env("TEACHER_MODEL_BASE_URL", &mock.base_url)
+            .env("TEACHER_MODEL_NAME", "mock-teacher")
+            .env_remove("TEACHER_MODEL_API_KEY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        // Small outputs, so the child never waits on a full pipe: it ends, the pipe stays.
+        assert!(child.wait().expect("wait").success(), "{tool} failed");
+        let size = rustix::pipe::fcntl_getpipe_size(&stdout).expect("pipe size");
+        assert_eq!(
+            size,
+            256 * 1024,
+            "{tool} left its stdout pipe at {size} bytes"
+        );
+    }
+}

@@ -14,7 +14,8 @@ pub struct Input {
     pub stream: BufReader<Box<dyn Read + Send>>,
 }
 
-const BUF_SIZE: usize = 256 * 1024;
+/// The read buffer of every input.
+pub(crate) const BUF_SIZE: usize = 256 * 1024;
 
 /// Opens one input; `-` is stdin.
 pub fn open(path: &Path) -> anyhow::Result<Input> {
@@ -29,9 +30,11 @@ pub fn open(path: &Path) -> anyhow::Result<Input> {
 }
 
 fn stdin() -> Input {
+    let stdin = io::stdin();
+    crate::pipe::widen(&stdin);
     Input {
         name: "<stdin>".to_string(),
-        stream: BufReader::with_capacity(BUF_SIZE, Box::new(io::stdin())),
+        stream: BufReader::with_capacity(BUF_SIZE, Box::new(stdin)),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod hash;
 pub mod input;
 pub mod jinja;
 pub mod json;
+pub mod pipe;
 pub mod raw;
 pub mod reader;
 pub mod rejects;

@@ -23,7 +23,9 @@ pub struct Writer<W: Write> {
 impl Writer<io::Stdout> {
     /// A writer on stdout.
     pub fn stdout() -> Self {
-        Writer::new(io::stdout())
+        let stdout = io::stdout();
+        crate::pipe::widen(&stdout);
+        Writer::new(stdout)
     }
 }
 

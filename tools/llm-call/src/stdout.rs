@@ -34,6 +34,7 @@ pub struct Stdout {
 impl Stdout {
     /// Stdout as it is: a pipe if it is one.
     pub fn open() -> Self {
+        ktpipe_common::pipe::widen(std::io::stdout());
         let pipe = std::io::stdout()
             .as_fd()
             .try_clone_to_owned()
