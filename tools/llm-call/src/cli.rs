@@ -194,11 +194,13 @@ pub struct Cli {
     #[arg(long, help_heading = "Concurrency")]
     pub unordered: bool,
 
-    /// Longest a finished record waits in the output buffer for others to join it, in ms.
+    /// How long a finished record waits in the output buffer for others to join it, in ms.
     ///
-    /// Records that go out together wake the next stage once, not once per record;
-    /// 0 writes each as soon as nothing else is ready. A full buffer (64 KiB) goes out
-    /// at once, and so does everything at the end of the input.
+    /// Records that go out together wake the next stage once, not once per record. After
+    /// MS they go out with the next reply, or at twice MS when no reply comes, so that
+    /// the flush costs no wake-up of its own. 0 writes each as soon as nothing else is
+    /// ready. A full buffer (64 KiB) goes out at once, and so does everything at the end
+    /// of the input.
     #[arg(
         long,
         value_name = "MS",

@@ -2,8 +2,9 @@
 //! requests, so handing it a finished record wakes nothing. Finished records arrive in any
 //! order; in ordered mode they wait in a reorder buffer until every earlier record is
 //! written (the window permits they carry keep that buffer bounded). Written records wait
-//! in the output buffer up to `--flush-ms` for others to join them: replies arrive one at
-//! a time, and each write would wake the next stage, and the one after it, once more.
+//! in the output buffer `--flush-ms` for others to join them (replies arrive one at a
+//! time, and each write would wake the next stage, and the one after it, once more), and
+//! go out with the first reply after that, or at twice `--flush-ms` when none comes.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -65,7 +66,8 @@ pub struct Sink {
     pub counters: Arc<Counters>,
     /// Set when the run is aborted: nothing more is written.
     pub halt: Arc<AtomicBool>,
-    /// Longest a written record waits in the buffer for others to join it.
+    /// How long a written record waits in the buffer for others to join it (at most
+    /// twice this).
     pub linger: Duration,
 }
 
@@ -89,14 +91,22 @@ impl Sink {
                     }
                 }
                 Err(TryRecvError::Empty) => {
-                    // Held until more records join or the oldest has waited long enough.
+                    // Held until the oldest has waited its linger, then sent in the first
+                    // turn after that: a turn that a reply brought anyway. A timer at the
+                    // due time itself would wake the process once more per flush (twice:
+                    // tokio's wheel wakes once more to move a timer down a level); this one
+                    // serves only a run gone quiet.
                     let due = out.due(self.linger);
+                    if tokio::time::Instant::now() >= due {
+                        out.flush().await?;
+                        continue;
+                    }
                     tokio::select! {
                         msg = rx.recv() => match msg {
                             Some(msg) => msg,
                             None => break,
                         },
-                        () = tokio::time::sleep_until(due) => {
+                        () = tokio::time::sleep_until(due + self.linger) => {
                             out.flush().await?;
                             continue;
                         }

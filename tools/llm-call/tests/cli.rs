@@ -277,6 +277,42 @@ fn records_finished_within_flush_ms_go_out_together() {
     assert!(child.wait().expect("wait").success());
 }
 
+#[test]
+fn records_due_go_out_with_the_next_reply() {
+    let server = mock(Config::default());
+    let dir = tmp();
+    let mut child = spawn_piped(llm(dir.path(), &server.base_url()).args(["--flush-ms", "400"]));
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let started = Instant::now();
+    stdin.write_all(records(0, 1).as_bytes()).expect("write");
+    stdin.flush().expect("flush");
+    // The first record is due at 400 ms and waits for the next reply, which comes at
+    // about 500 ms, well before the quiet-run timer at 800 ms.
+    std::thread::sleep(Duration::from_millis(500));
+    stdin.write_all(records(1, 1).as_bytes()).expect("write");
+    stdin.flush().expect("flush");
+    let mut chunk = vec![0u8; 64 * 1024];
+    let n = std::io::Read::read(&mut stdout, &mut chunk).expect("read");
+    let waited = started.elapsed();
+    let first = text(&chunk[..n]);
+    assert_eq!(first.lines().count(), 2, "{first}");
+    assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    // A lone record goes out within twice --flush-ms.
+    let started = Instant::now();
+    stdin.write_all(records(2, 1).as_bytes()).expect("write");
+    stdin.flush().expect("flush");
+    let n = std::io::Read::read(&mut stdout, &mut chunk).expect("read");
+    let waited = started.elapsed();
+    assert_eq!(text(&chunk[..n]).lines().count(), 1);
+    assert!(
+        (Duration::from_millis(750)..Duration::from_secs(5)).contains(&waited),
+        "{waited:?}"
+    );
+    drop(stdin);
+    assert!(child.wait().expect("wait").success());
+}
+
 #[path = "cli/faults.rs"]
 mod faults;
 #[path = "cli/replicas.rs"]

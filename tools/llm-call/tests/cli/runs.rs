@@ -43,11 +43,12 @@ fn a_run_killed_mid_way_is_resumed_without_asking_twice() {
     let clean_server = mock(Config::default());
     let clean_dir = tmp();
     let clean = run(&mut llm(clean_dir.path(), &clean_server.base_url()), &input);
-    // Waves of 4 replies 600 ms apart; the cache commits within 250 ms of a reply.
+    // Waves of 4 replies 600 ms apart; the cache commits within 250 ms of a reply, and
+    // each reply goes out at once, so the 8th line comes with the second wave.
     let server = mock(latency(600.0));
     let dir = tmp();
     let mut child = spawn(
-        llm(dir.path(), &server.base_url()).args(["--concurrency", "4"]),
+        llm(dir.path(), &server.base_url()).args(["--concurrency", "4", "--flush-ms", "0"]),
         input.clone(),
     );
     let (first, _stdout) = read_lines(&mut child, 8);
