@@ -15,7 +15,9 @@
 //!   waits (its exclusive try then succeeds);
 //! - a listener that stops listening passes on the rings it did not use. A slot freed
 //!   without a ring (its process died, or a ring was lost at a bell just closing) is found
-//!   by a slow rescan; without a bell the rescan is fast.
+//!   by a slow rescan, which runs when a slot is given back here after it fell due (a turn
+//!   a reply brought anyway), or a period later on its own timer; without a bell the
+//!   rescan is fast and on time.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -112,6 +114,9 @@ struct Shared {
     here: Mutex<Here>,
     /// Rung when a slot is parked for the tasks of this process.
     parked: Notify,
+    /// Rung when a slot is given back here after the seeker's rescan fell due, so that the
+    /// rescan rides on that turn instead of a timer's.
+    scan_due: Notify,
     /// The one task of this process looking for a free slot holds this. The listener stays
     /// from one task to the next for as long as any task here waits, rings queued and all.
     seeker: tokio::sync::Mutex<Option<Listener>>,
@@ -127,6 +132,8 @@ struct Here {
     parked: VecDeque<(usize, u32)>,
     /// The number of this process's bell while it listens.
     bell: Option<usize>,
+    /// When the listening seeker's rescan falls due; None when nobody listens with a bell.
+    scan_at: Option<tokio::time::Instant>,
 }
 
 /// A process waiting for a slot of another: its bell, and its say that it waits.
@@ -174,6 +181,7 @@ impl Shared {
                 waiting: 0,
                 parked: VecDeque::new(),
                 bell: None,
+                scan_at: None,
             }),
             files,
             waiting_path,
@@ -182,6 +190,7 @@ impl Shared {
             ringer,
             last_rung: AtomicUsize::new(BELLS - 1),
             parked: Notify::new(),
+            scan_due: Notify::new(),
             seeker: tokio::sync::Mutex::new(None),
         })
     }
@@ -217,10 +226,13 @@ impl Shared {
             bell, next_scan, ..
         } = seeker.as_mut().expect("listening above");
         let bell = bell.as_ref().map(|(_, socket)| socket);
-        let period = if bell.is_some() {
-            RESCAN
+        // With a bell, a rescan that falls due waits for the next slot given back here (a
+        // turn that a reply brought anyway), and its timer, a period later, serves a
+        // process whose requests are all elsewhere. Without a bell it polls on time.
+        let (period, slack) = if bell.is_some() {
+            (RESCAN, RESCAN)
         } else {
-            RESCAN_WITHOUT_BELL
+            (RESCAN_WITHOUT_BELL, Duration::ZERO)
         };
         let i = loop {
             // On a schedule of its own: rings that fail (the slot taken first) and tasks
@@ -231,9 +243,13 @@ impl Shared {
                     break i;
                 }
             }
+            if bell.is_some() {
+                self.here().scan_at = Some(*next_scan);
+            }
             let hint = tokio::select! {
                 rung = recv(bell) => rung,
-                () = tokio::time::sleep_until(*next_scan) => None,
+                () = self.scan_due.notified() => None,
+                () = tokio::time::sleep_until(*next_scan + slack) => None,
             };
             // A ring for a slot someone else took first is passed over.
             if let Some(i) = hint
@@ -299,7 +315,11 @@ impl Shared {
             bell, _registered, ..
         } = listener;
         drop(_registered);
-        self.here().bell = None;
+        {
+            let mut here = self.here();
+            here.bell = None;
+            here.scan_at = None;
+        }
         let Some((_, socket)) = bell else {
             return;
         };
@@ -336,13 +356,21 @@ impl Shared {
 
     fn release(&self, i: usize, uses: u32) {
         let mut here = self.here();
+        let scan = here
+            .scan_at
+            .take_if(|at| tokio::time::Instant::now() >= *at)
+            .is_some();
         if uses + 1 < REUSE && here.waiting > here.parked.len() {
             here.parked.push_back((i, uses + 1));
             drop(here);
             self.parked.notify_one();
-            return;
+        } else {
+            self.unlock(&mut here, i);
+            drop(here);
         }
-        self.unlock(&mut here, i);
+        if scan {
+            self.scan_due.notify_one();
+        }
     }
 
     /// Gives slot `i` back to every process and rings one waiting process with its number.
@@ -659,6 +687,48 @@ mod tests {
             // ring serves at once.
             assert!(at - freed < RESCAN / 4, "served after {:?}", at - freed);
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_rescan_due_rides_on_a_slot_given_back_here() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let budget = Budget::new(2, Some(dir.path())).expect("budget");
+        // Slot 1 held by another process, through a description of its own.
+        let dies = open_lock_file(&dir.path().join("slot-1.lock")).expect("open");
+        dies.lock().expect("lock");
+        let held = budget.acquire().await;
+        assert_eq!(index(&held), Some(0));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let b = Arc::clone(&budget);
+                tokio::spawn(async move {
+                    let slot = b.acquire().await;
+                    (index(&slot), std::time::Instant::now())
+                })
+            })
+            .collect();
+        listening(&budget).await;
+        // Slot 1 is freed as by a process that died: no ring for it. Its rescan falls due
+        // after RESCAN, but with no turn here to ride on it waits for its timer.
+        drop(dies);
+        tokio::time::sleep(RESCAN + Duration::from_millis(100)).await;
+        assert!(
+            waiters.iter().all(|w| !w.is_finished()),
+            "a rescan ran on its timer at RESCAN"
+        );
+        // Giving slot 0 back here parks it for one waiter and runs the rescan due, which
+        // finds slot 1 for the other, both well before the timer at twice RESCAN.
+        let freed = std::time::Instant::now();
+        drop(held);
+        let mut got = Vec::new();
+        for waiter in waiters {
+            let (slot, at) = served(waiter).await;
+            assert!(at - freed < RESCAN / 4, "served after {:?}", at - freed);
+            got.extend(slot);
+        }
+        got.sort_unstable();
+        assert_eq!(got, [0, 1]);
     }
 
     #[cfg(target_os = "linux")]
