@@ -498,6 +498,13 @@ mod tests {
         std::array::from_fn(|_| Budget::new(n, Some(dir)).expect("budget"))
     }
 
+    /// Slot `i` locked by another process, through a description of its own.
+    fn held_elsewhere(dir: &Path, i: usize) -> File {
+        let file = open_lock_file(&dir.join(format!("slot-{i}.lock"))).expect("open");
+        file.lock().expect("lock");
+        file
+    }
+
     fn index(slot: &Slot) -> Option<usize> {
         slot.index.map(|(i, _)| i)
     }
@@ -694,9 +701,7 @@ mod tests {
     async fn a_rescan_due_rides_on_a_slot_given_back_here() {
         let dir = tempfile::tempdir().expect("tempdir");
         let budget = Budget::new(2, Some(dir.path())).expect("budget");
-        // Slot 1 held by another process, through a description of its own.
-        let dies = open_lock_file(&dir.path().join("slot-1.lock")).expect("open");
-        dies.lock().expect("lock");
+        let dies = held_elsewhere(dir.path(), 1);
         let held = budget.acquire().await;
         assert_eq!(index(&held), Some(0));
         let waiters: Vec<_> = (0..2)
@@ -738,13 +743,7 @@ mod tests {
     async fn rings_that_keep_failing_do_not_put_the_rescan_off() {
         let dir = tempfile::tempdir().expect("tempdir");
         let budget = Budget::new(2, Some(dir.path())).expect("budget");
-        // Both slots held by another process, through descriptions of their own.
-        let lock = |i| {
-            let file = open_lock_file(&dir.path().join(format!("slot-{i}.lock"))).expect("open");
-            file.lock().expect("lock");
-            file
-        };
-        let (kept, dies) = (lock(0), lock(1));
+        let (kept, dies) = (held_elsewhere(dir.path(), 0), held_elsewhere(dir.path(), 1));
         let b = Arc::clone(&budget);
         let waiter = tokio::spawn(async move { index(&b.acquire().await) });
         listening(&budget).await;
@@ -772,8 +771,7 @@ mod tests {
         let budget = Budget::new(1, Some(dir.path())).expect("budget");
         // Another process's slot, locked through a description of its own and then closed,
         // as the kernel does for a process that dies: no bell rings.
-        let other = open_lock_file(&dir.path().join("slot-0.lock")).expect("open");
-        other.lock().expect("lock");
+        let other = held_elsewhere(dir.path(), 0);
         let waiter = tokio::spawn(async move { index(&budget.acquire().await) });
         tokio::time::sleep(Duration::from_millis(30)).await;
         drop(other);

@@ -236,8 +236,7 @@ fn records_stream_out_before_input_ends() {
     let dir = tmp();
     let mut child = spawn_piped(llm(dir.path(), &server.base_url()).args(["--flush-ms", "0"]));
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(records(0, 1).as_bytes()).expect("write");
-    stdin.flush().expect("flush");
+    feed(&mut stdin, 0);
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -261,16 +260,12 @@ fn records_finished_within_flush_ms_go_out_together() {
     let mut stdin = child.stdin.take().expect("stdin");
     let mut stdout = child.stdout.take().expect("stdout");
     let started = Instant::now();
-    stdin.write_all(records(0, 1).as_bytes()).expect("write");
-    stdin.flush().expect("flush");
+    feed(&mut stdin, 0);
     std::thread::sleep(Duration::from_millis(200));
-    stdin.write_all(records(1, 1).as_bytes()).expect("write");
-    stdin.flush().expect("flush");
+    feed(&mut stdin, 1);
     // Both records are small, so one write of the buffer reaches us as one read.
-    let mut chunk = vec![0u8; 64 * 1024];
-    let n = std::io::Read::read(&mut stdout, &mut chunk).expect("read");
+    let chunk = read_once(&mut stdout);
     let waited = started.elapsed();
-    let chunk = text(&chunk[..n]);
     assert_eq!(chunk.lines().count(), 2, "{chunk}");
     assert!(waited >= Duration::from_millis(700), "{waited:?}");
     drop(stdin);
@@ -285,32 +280,40 @@ fn records_due_go_out_with_the_next_reply() {
     let mut stdin = child.stdin.take().expect("stdin");
     let mut stdout = child.stdout.take().expect("stdout");
     let started = Instant::now();
-    stdin.write_all(records(0, 1).as_bytes()).expect("write");
-    stdin.flush().expect("flush");
+    feed(&mut stdin, 0);
     // The first record is due at 400 ms and waits for the next reply, which comes at
     // about 500 ms, well before the quiet-run timer at 800 ms.
     std::thread::sleep(Duration::from_millis(500));
-    stdin.write_all(records(1, 1).as_bytes()).expect("write");
-    stdin.flush().expect("flush");
-    let mut chunk = vec![0u8; 64 * 1024];
-    let n = std::io::Read::read(&mut stdout, &mut chunk).expect("read");
+    feed(&mut stdin, 1);
+    let first = read_once(&mut stdout);
     let waited = started.elapsed();
-    let first = text(&chunk[..n]);
     assert_eq!(first.lines().count(), 2, "{first}");
     assert!(waited >= Duration::from_millis(500), "{waited:?}");
     // A lone record goes out within twice --flush-ms.
     let started = Instant::now();
-    stdin.write_all(records(2, 1).as_bytes()).expect("write");
-    stdin.flush().expect("flush");
-    let n = std::io::Read::read(&mut stdout, &mut chunk).expect("read");
+    feed(&mut stdin, 2);
+    let lone = read_once(&mut stdout);
     let waited = started.elapsed();
-    assert_eq!(text(&chunk[..n]).lines().count(), 1);
+    assert_eq!(lone.lines().count(), 1, "{lone}");
     assert!(
         (Duration::from_millis(750)..Duration::from_secs(5)).contains(&waited),
         "{waited:?}"
     );
     drop(stdin);
     assert!(child.wait().expect("wait").success());
+}
+
+/// Writes record `i` to a running llm-call and flushes it.
+fn feed(stdin: &mut impl Write, i: usize) {
+    stdin.write_all(records(i, 1).as_bytes()).expect("write");
+    stdin.flush().expect("flush");
+}
+
+/// What one read of llm-call's stdout brings: one write of its buffer, for small records.
+fn read_once(stdout: &mut impl std::io::Read) -> String {
+    let mut chunk = vec![0u8; 64 * 1024];
+    let n = stdout.read(&mut chunk).expect("read");
+    text(&chunk[..n])
 }
 
 #[path = "cli/faults.rs"]
