@@ -10,8 +10,9 @@ use crate::Record;
 use crate::json::{write_object, write_value};
 use crate::raw::LineRecord;
 
-/// Buffered records beyond this many bytes go to the sink before more are taken.
-const FULL: usize = 64 * 1024;
+/// Buffered records beyond this many bytes go to the sink before more are taken: as much
+/// as the widened pipe holds, so that one write wakes the next stage once.
+const FULL: usize = crate::pipe::PIPE_BYTES;
 
 /// Writes records as JSONL.
 pub struct Writer<W: Write> {
@@ -119,5 +120,22 @@ mod tests {
         }
         let line = "{\"b\":\"x\\\"y\",\"a\":[1,{\"c\":null}]}\n";
         assert_eq!(String::from_utf8(sink).expect("utf-8"), line.repeat(2));
+    }
+
+    #[test]
+    fn records_go_out_unasked_only_when_a_pipe_full_is_buffered() {
+        let record = json!({"text": "x".repeat(1000)})
+            .as_object()
+            .cloned()
+            .expect("object");
+        let line_len = to_line(&Value::Object(record.clone())).len();
+        let mut writer = Writer::new(Vec::new());
+        let below = (crate::pipe::PIPE_BYTES - 1) / line_len;
+        for _ in 0..below {
+            writer.write(&record).expect("write");
+        }
+        assert!(writer.sink.is_empty(), "written before the buffer was full");
+        writer.write(&record).expect("write");
+        assert_eq!(writer.sink.len(), (below + 1) * line_len);
     }
 }

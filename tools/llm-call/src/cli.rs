@@ -199,8 +199,8 @@ pub struct Cli {
     /// Records that go out together wake the next stage once, not once per record. After
     /// MS they go out with the next reply, or at twice MS when no reply comes, so that
     /// the flush costs no wake-up of its own. 0 writes each as soon as nothing else is
-    /// ready. A full buffer (64 KiB) goes out at once, and so does everything at the end
-    /// of the input.
+    /// ready. A full buffer (256 KiB, what the pipe to the next stage holds) goes out at
+    /// once, and so does everything at the end of the input.
     #[arg(
         long,
         value_name = "MS",

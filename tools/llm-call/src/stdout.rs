@@ -12,8 +12,10 @@ use ktpipe_common::raw::RawRecord;
 use tokio::io::AsyncWriteExt;
 use tokio::net::unix::pipe;
 
-/// Buffered records beyond this many bytes are flushed before more are taken.
-const FULL: usize = 64 * 1024;
+/// Buffered records beyond this many bytes are flushed before more are taken: as much as
+/// the widened pipe holds. A smaller buffer would cut a busy stage's `--flush-ms` batch
+/// into several writes, each a wake-up of the next stage.
+const FULL: usize = ktpipe_common::pipe::PIPE_BYTES;
 
 /// Where the records go.
 enum Dest {

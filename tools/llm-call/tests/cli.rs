@@ -4,7 +4,7 @@
 #[path = "cli/support.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -270,6 +270,32 @@ fn records_finished_within_flush_ms_go_out_together() {
     assert!(waited >= Duration::from_millis(700), "{waited:?}");
     drop(stdin);
     assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn a_full_buffer_goes_out_at_once_in_one_write() {
+    let server = mock(Config::default());
+    let dir = tmp();
+    let mut child = spawn_piped(llm(dir.path(), &server.base_url()).args(["--flush-ms", "60000"]));
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    // Written from a thread: llm-call may stop reading while its output waits for us.
+    let feeder = std::thread::spawn(move || {
+        stdin.write_all(records(0, 3000).as_bytes()).expect("write");
+        stdin
+    });
+    // Long before --flush-ms, and with stdin still open, the buffer fills and goes out in
+    // one write as large as the widened pipe, which one read takes whole.
+    let mut chunk = vec![0u8; 1 << 20];
+    let n = stdout.read(&mut chunk).expect("read");
+    assert!(n >= 256 * 1024, "first read {n} bytes");
+    assert!(text(&chunk[..n]).starts_with("{\"id\":0,"));
+    drop(feeder.join().expect("feeder"));
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).expect("read");
+    assert!(child.wait().expect("wait").success());
+    let all = [&chunk[..n], &rest[..]].concat();
+    assert_eq!(text(&all).lines().count(), 3000);
 }
 
 #[test]

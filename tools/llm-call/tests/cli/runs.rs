@@ -206,9 +206,9 @@ fn processes_sharing_a_budget_stay_within_it_together() {
 #[test]
 fn stdout_to_a_file_gets_the_same_records_as_a_pipe() {
     // A pipe is written without blocking, anything else on a blocking thread: both must
-    // carry every record, in order. 2,000 records overflow the 64 KiB buffer many times.
+    // carry every record, in order. 4,000 records overflow the 256 KiB buffer several times.
     let server = mock(Config::default());
-    let input = records(0, 2000);
+    let input = records(0, 4000);
     let dir = tmp();
     let piped = run(
         llm(dir.path(), &server.base_url()).args(["--no-cache"]),
@@ -228,7 +228,7 @@ fn stdout_to_a_file_gets_the_same_records_as_a_pipe() {
     drop(stdin);
     assert!(child.wait().expect("wait").success());
     let written = std::fs::read_to_string(&path).expect("read");
-    assert_eq!(written.lines().count(), 2000);
+    assert_eq!(written.lines().count(), 4000);
     assert_eq!(written, text(&piped.stdout));
 }
 
