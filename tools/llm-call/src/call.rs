@@ -13,6 +13,7 @@ use ktpipe_common::raw::RawRecord;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
+use crate::backlog::Backlog;
 use crate::budget::Budget;
 use crate::cache::{Call, Row};
 use crate::client::{Client, Failure};
@@ -106,6 +107,8 @@ pub struct Ctx {
     pub backoff: Backoff,
     /// Requests in flight.
     pub budget: Arc<Budget>,
+    /// Records waiting for a slot of the budget.
+    pub backlog: Backlog,
     /// Rows for the cache, when there is one.
     pub cache: Option<Sender<Row>>,
     /// Live figures.
@@ -319,11 +322,13 @@ impl Ctx {
 
     /// Sends one request within the budget; None when the run stopped first.
     async fn send(&self, body: Bytes) -> Option<(Result<Reply, Failure>, Sent)> {
+        let waiting = self.backlog.enter();
         let slot = tokio::select! {
             biased;
             () = stopped(&self.stop) => return None,
             slot = self.budget.acquire() => slot,
         };
+        drop(waiting);
         if self.fatal.raised() {
             return None;
         }

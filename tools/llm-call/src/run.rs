@@ -121,6 +121,7 @@ fn prepare(
             max: Duration::from_millis(cli.retry_max_ms),
         },
         budget: Budget::new(cli.concurrency, cli.shared_budget.as_deref())?,
+        backlog: Default::default(),
         cache: cache.as_ref().map(Cache::sender),
         counters: Arc::clone(&counters),
         stop: stop_rx,
@@ -262,7 +263,7 @@ async fn abort(
 }
 
 /// Takes items in input order while the window has room (a record takes a place per
-/// choice) and starts a task per record.
+/// choice) and no record taken waits for a slot, and starts a task per record.
 /// Returns the input error that ended it early, if any.
 async fn dispatch(
     ctx: Arc<Ctx>,
@@ -281,10 +282,14 @@ async fn dispatch(
         };
         let next = match batch.next() {
             Some(next) => Some(next),
+            // More input only once every record taken is under way (crate::backlog).
             None => tokio::select! {
                 biased;
                 () = stopped(&ctx.stop) => break,
-                next = items.recv() => next.and_then(|next| {
+                next = async {
+                    ctx.backlog.drained().await;
+                    items.recv().await
+                } => next.and_then(|next| {
                     batch = next.into_iter();
                     batch.next()
                 }),
