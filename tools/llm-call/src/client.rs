@@ -203,15 +203,22 @@ impl Client {
             .header(CONTENT_TYPE, "application/json")
             .body(body);
         if !self.transport.stream {
+            // Covers the whole reply, headers and body: one timer per request.
             request = request.timeout(self.timeout);
         }
         if let Some(auth) = &self.auth {
             request = request.header(AUTHORIZATION, auth.clone());
         }
-        let response = match tokio::time::timeout(self.timeout, request.send()).await {
-            Ok(sent) => sent.map_err(|e| self.network(e))?,
-            Err(_) => return Err(Failure::Timeout),
-        };
+        let response = if self.transport.stream {
+            // A stream may run long: only its start is bounded here, then the idle timeout.
+            match tokio::time::timeout(self.timeout, request.send()).await {
+                Ok(sent) => sent,
+                Err(_) => return Err(Failure::Timeout),
+            }
+        } else {
+            request.send().await
+        }
+        .map_err(|e| self.network(e))?;
         let status = response.status();
         if !status.is_success() {
             let retry_after = response
