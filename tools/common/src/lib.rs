@@ -12,6 +12,7 @@ pub mod pipe;
 pub mod raw;
 pub mod reader;
 pub mod rejects;
+mod scan;
 pub mod stream;
 pub mod summary;
 pub mod usage;

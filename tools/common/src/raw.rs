@@ -86,12 +86,7 @@ impl RawRecord {
     /// `reader::parse_line`.
     pub fn parse(line: &[u8]) -> Result<RawRecord, Malformed> {
         let text = line_text(line)?;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let located = de
-            .deserialize_any(Fields { base: text })
-            .and_then(|fields| de.end().map(|()| fields))
-            .map_err(|err| Malformed::NotJson(err.to_string()))?;
-        let found = located.map_err(Malformed::NotObject)?;
+        let found = locate(text)?;
         let mut record = RawRecord {
             text: Arc::from(text),
             fields: Vec::with_capacity(found.len()),
@@ -190,6 +185,33 @@ impl RawRecord {
     }
 }
 
+/// The fields of `text`: found by the fast scan, or by serde_json for what the scan leaves
+/// to it, errors included.
+fn locate(text: &str) -> Result<Vec<(Key, Range<usize>)>, Malformed> {
+    if let Some(fields) = crate::scan::object_fields(text) {
+        return Ok(fields
+            .into_iter()
+            .map(|(name, value)| (Key::Plain(name), value))
+            .collect());
+    }
+    locate_with_serde(text)
+}
+
+fn locate_with_serde(text: &str) -> Result<Vec<(Key, Range<usize>)>, Malformed> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let located = de
+        .deserialize_any(Fields { base: text })
+        .and_then(|fields| de.end().map(|()| fields))
+        .map_err(|err| Malformed::NotJson(err.to_string()))?;
+    let fields = located.map_err(Malformed::NotObject)?;
+    // Skipping a string, serde_json lets a lone surrogate escape pass, which decoding the
+    // field would then refuse: such a line is malformed here, where its place is known.
+    if text.contains("\\u") {
+        serde_json::from_str::<Value>(text).map_err(|err| Malformed::NotJson(err.to_string()))?;
+    }
+    Ok(fields)
+}
+
 /// Where `part` lies in `base`, which it was borrowed from.
 fn range_in(base: &str, part: &str) -> Range<usize> {
     let start = part.as_ptr() as usize - base.as_ptr() as usize;
@@ -283,6 +305,7 @@ mod tests {
     use super::*;
     use crate::reader::parse_line;
     use crate::writer::encode_record;
+    use proptest::prelude::*;
 
     fn line(record: &RawRecord) -> String {
         let mut out = Vec::new();
@@ -353,5 +376,173 @@ mod tests {
         encode_record(&record, &mut text);
         let raw = RawRecord::parse(&text).expect("parses");
         assert_eq!(line(&raw).into_bytes(), text);
+    }
+
+    /// The fast scan against serde_json on one text: what the scan accepts, serde_json
+    /// accepts with the same fields; what serde_json refuses, the scan leaves to it.
+    fn scan_agrees(text: &str) -> Result<(), String> {
+        let slow = locate_with_serde(text);
+        match crate::scan::object_fields(text) {
+            None => Ok(()),
+            Some(fast) => {
+                let Ok(slow) = slow else {
+                    return Err(format!("scan accepted {text:?}; serde_json: {slow:?}"));
+                };
+                let slow: Vec<_> = slow
+                    .into_iter()
+                    .map(|(key, value)| match key {
+                        Key::Plain(name) => Ok((name, value)),
+                        Key::Owned(_) => Err(format!("scan accepted an escaped name in {text:?}")),
+                    })
+                    .collect::<Result<_, _>>()?;
+                if fast == slow {
+                    Ok(())
+                } else {
+                    Err(format!("{text:?}: scan {fast:?}, serde_json {slow:?}"))
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_scan_takes_plain_lines_and_leaves_the_rest_to_serde_json() {
+        let taken = [
+            r#"{}"#,
+            r#" { "a" : 1 , "b":[true,false,null,{"c":"d\"e\\f\/\b\f\n\r\t\u00e9"}] } "#,
+            r#"{"n":[0,-0,1.5,-2e10,3E+2,4e-2,12345678901234567890123]}"#,
+            r#"{"doc":"ünï ✓ 🦀","a":"x","a":"dup"}"#,
+            r#"{"s":"\ud83d\ude00 \u00e9"}"#,
+        ];
+        for text in taken {
+            assert!(crate::scan::object_fields(text).is_some(), "{text}");
+            scan_agrees(text).expect("agrees");
+        }
+        let left = [
+            r#"{"k\n":1}"#,
+            r#"{"s":"\uD800"}"#,
+            r#"{"s":"\udc00x"}"#,
+            r#"{"s":"\ud800\u0041"}"#,
+            r#"{"n":01}"#,
+            r#"{"n":1.}"#,
+            r#"{"n":-}"#,
+            r#"{"n":1e}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":[1,]}"#,
+            "{\"s\":\"tab\there\"}",
+            r#"{"a":1}x"#,
+            r#"[1]"#,
+            r#"{"a":tru}"#,
+            r#"{"s":"\x"}"#,
+            r#"{"s":"\u12g4"}"#,
+        ];
+        for text in left {
+            assert!(crate::scan::object_fields(text).is_none(), "{text}");
+            scan_agrees(text).expect("agrees");
+        }
+        // A lone surrogate is malformed, with the error decoding it gives (it used to pass
+        // here and fail the stage that read the field).
+        for lone in [
+            r#"{"s":"\ud800"}"#,
+            r#"{"s":"\udc00x"}"#,
+            r#"{"s":"\ud800\u0041"}"#,
+        ] {
+            let raw = RawRecord::parse(lone.as_bytes()).map(|r| r.to_record());
+            assert!(matches!(raw, Err(Malformed::NotJson(_))), "{lone}");
+            assert_eq!(raw, parse_line(lone.as_bytes()));
+        }
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(crate::scan::object_fields(&deep).is_none());
+        assert!(RawRecord::parse(deep.as_bytes()).is_ok());
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let text = proptest::collection::vec(
+            prop_oneof![
+                Just('"'),
+                Just('\\'),
+                Just('\n'),
+                Just('\u{1}'),
+                Just('/'),
+                Just('a'),
+                Just('é'),
+                Just('🦀'),
+            ],
+            0..12,
+        )
+        .prop_map(|chars| chars.into_iter().collect::<String>());
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            // Numbers with a 0 before the edits: 01 and 0. are near misses.
+            (0i64..3).prop_map(Value::from),
+            Just(Value::from(0.25)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            text.clone().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::vec((text.clone(), inner), 0..6)
+                    .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// JSON text of `value`, compact or pretty, then edited to make near misses: at each
+    /// place given, a character cut out (None) or one put in.
+    fn text_of(value: &Value, pretty: bool, edits: &[(usize, Option<char>)]) -> String {
+        let text = if pretty {
+            serde_json::to_string_pretty(value)
+        } else {
+            serde_json::to_string(value)
+        }
+        .expect("json");
+        let mut chars: Vec<char> = text.chars().collect();
+        for &(at, put) in edits {
+            let at = at % (chars.len() + 1);
+            match put {
+                Some(c) => chars.insert(at, c),
+                None if at < chars.len() => drop(chars.remove(at)),
+                None => {}
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_scan_agrees_with_serde_json(
+            fields in proptest::collection::vec(("[a-z\"\\\\]{0,4}", json_value()), 0..6),
+            pretty in any::<bool>(),
+            edits in proptest::collection::vec((any::<usize>(), proptest::option::of(prop_oneof![
+                Just('"'), Just('\\'), Just(','), Just(':'), Just('{'), Just('}'), Just('['),
+                Just(']'), Just('0'), Just('1'), Just('-'), Just('.'), Just('e'), Just(' '),
+                Just('\t'), Just('\u{1}'), Just('u'), Just('n'),
+            ])), 0..3),
+        ) {
+            let value = Value::Object(fields.into_iter().collect());
+            let text = text_of(&value, pretty, &edits);
+            prop_assert!(scan_agrees(&text).is_ok(), "{}", scan_agrees(&text).unwrap_err());
+        }
+
+        #[test]
+        fn numbers_and_escapes_agree_with_serde_json(
+            number in "-?[0-9]{0,3}(\\.[0-9]{0,2})?([eE][-+]?[0-9]{0,2})?[0-9.eE+-]?",
+            pieces in proptest::collection::vec(prop_oneof![
+                Just("a"), Just("é"), Just("\\\""), Just("\\\\"), Just("\\/"), Just("\\n"),
+                Just("\\u00e9"), Just("\\ud83d"), Just("\\ude00"), Just("\\uDBFF"),
+                Just("\\udc00"), Just("\\u12"), Just("\\x"), Just("\u{1}"), Just("\t"),
+                Just("\\"), Just("\""),
+            ], 0..6),
+        ) {
+            let string = pieces.concat();
+            for text in [format!("{{\"n\":{number}}}"), format!("{{\"s\":\"{string}\"}}")] {
+                prop_assert!(scan_agrees(&text).is_ok(), "{}", scan_agrees(&text).unwrap_err());
+            }
+        }
     }
 }

@@ -1,0 +1,237 @@
+//! Finds the fields of a JSON object line without decoding them: the fast path of
+//! `RawRecord::parse`, which every stage runs on every record it reads. Strings, where
+//! most of a record's bytes are (the document, the prompts, the replies), are skipped with
+//! a vectorised search for their closing quote.
+//!
+//! The scan is strict JSON. It answers `None`, leaving the line to serde_json (and its
+//! error messages), for anything it is not sure of: an error of any kind (a lone surrogate
+//! escape among them), an escaped field name, nesting deeper than [`MAX_DEPTH`]. So what it
+//! accepts serde_json accepts too, with the same fields (property tests hold it to that).
+
+use std::ops::Range;
+
+/// Nesting beyond this is left to serde_json, which has a recursion limit of its own.
+const MAX_DEPTH: usize = 64;
+
+/// The fields of the object that is the whole of `text` (surrounding whitespace allowed):
+/// each name's place without its quotes, and its value's place. None when the line is not
+/// such an object, or the scan leaves it to serde_json.
+pub(crate) fn object_fields(text: &str) -> Option<Vec<(Range<usize>, Range<usize>)>> {
+    let mut scan = Scanner {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    scan.whitespace();
+    scan.eat(b'{')?;
+    let mut fields = Vec::new();
+    scan.whitespace();
+    if scan.peek()? == b'}' {
+        scan.at += 1;
+    } else {
+        loop {
+            scan.eat(b'"')?;
+            let name_start = scan.at;
+            let name_end = scan.string(false)?;
+            scan.colon()?;
+            let value_start = scan.at;
+            scan.value(1)?;
+            fields.push((name_start..name_end, value_start..scan.at));
+            if scan.after_member(b'}')? {
+                break;
+            }
+        }
+    }
+    scan.whitespace();
+    (scan.at == scan.bytes.len()).then_some(fields)
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn eat(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    /// JSON's whitespace: what serde_json skips.
+    fn whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn colon(&mut self) -> Option<()> {
+        self.whitespace();
+        self.eat(b':')?;
+        self.whitespace();
+        Some(())
+    }
+
+    /// After a member: true at the closing `close`, false after a comma (with the next
+    /// member's start ahead).
+    fn after_member(&mut self, close: u8) -> Option<bool> {
+        self.whitespace();
+        match self.next()? {
+            b',' => {
+                self.whitespace();
+                Some(false)
+            }
+            byte if byte == close => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Skips a string's contents and its closing quote (the opening one is behind);
+    /// returns where the contents end. Escapes only where `escapes` allows them.
+    fn string(&mut self, escapes: bool) -> Option<usize> {
+        loop {
+            let rest = &self.bytes[self.at..];
+            let stop = memchr::memchr2(b'"', b'\\', rest)?;
+            // Control characters must be escaped. A fold without an early exit, so that
+            // the compiler vectorises it.
+            if rest[..stop]
+                .iter()
+                .fold(false, |control, &b| control | (b < 0x20))
+            {
+                return None;
+            }
+            self.at += stop;
+            if self.next()? == b'"' {
+                return Some(self.at - 1);
+            }
+            if !escapes {
+                return None;
+            }
+            match self.next()? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                b'u' => match self.hex4()? {
+                    // A character beyond the first plane, written as a pair of surrogates
+                    // (as Python's json.dumps does by default).
+                    0xD800..=0xDBFF => {
+                        self.eat(b'\\')?;
+                        self.eat(b'u')?;
+                        if !(0xDC00..=0xDFFF).contains(&self.hex4()?) {
+                            return None;
+                        }
+                    }
+                    // A lone surrogate is no character.
+                    0xDC00..=0xDFFF => return None,
+                    _ => {}
+                },
+                _ => return None,
+            }
+        }
+    }
+
+    /// Four hex digits of a `\u` escape.
+    fn hex4(&mut self) -> Option<u16> {
+        let hex = self.bytes.get(self.at..self.at + 4)?;
+        let mut code = 0u16;
+        for &digit in hex {
+            code = code << 4 | (digit as char).to_digit(16)? as u16;
+        }
+        self.at += 4;
+        Some(code)
+    }
+
+    fn value(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.at += 1;
+                self.string(true).map(drop)
+            }
+            b'{' | b'[' if depth >= MAX_DEPTH => None,
+            b'{' => {
+                self.at += 1;
+                self.whitespace();
+                if self.peek()? == b'}' {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    self.eat(b'"')?;
+                    self.string(true)?;
+                    self.colon()?;
+                    self.value(depth + 1)?;
+                    if self.after_member(b'}')? {
+                        return Some(());
+                    }
+                }
+            }
+            b'[' => {
+                self.at += 1;
+                self.whitespace();
+                if self.peek()? == b']' {
+                    self.at += 1;
+                    return Some(());
+                }
+                loop {
+                    self.value(depth + 1)?;
+                    if self.after_member(b']')? {
+                        return Some(());
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.at + word.len();
+        (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.some_digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            self.some_digits()?;
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.at += 1;
+        }
+    }
+
+    fn some_digits(&mut self) -> Option<()> {
+        if !self.peek()?.is_ascii_digit() {
+            return None;
+        }
+        self.digits();
+        Some(())
+    }
+}
