@@ -22,25 +22,20 @@ pub(crate) fn object_fields(text: &str) -> Option<Vec<(Range<usize>, Range<usize
         at: 0,
     };
     scan.whitespace();
-    scan.eat(b'{')?;
-    let mut fields = Vec::new();
-    scan.whitespace();
-    if scan.peek()? == b'}' {
-        scan.at += 1;
-    } else {
-        loop {
-            scan.eat(b'"')?;
-            let name_start = scan.at;
-            let name_end = scan.string(false)?;
-            scan.colon()?;
-            let value_start = scan.at;
-            scan.value(1)?;
-            fields.push((name_start..name_end, value_start..scan.at));
-            if scan.after_member(b'}')? {
-                break;
-            }
-        }
+    if scan.peek()? != b'{' {
+        return None;
     }
+    let mut fields = Vec::new();
+    scan.members(b'}', |scan| {
+        scan.eat(b'"')?;
+        let name_start = scan.at;
+        let name_end = scan.string(false)?;
+        scan.colon()?;
+        let value_start = scan.at;
+        scan.value(1)?;
+        fields.push((name_start..name_end, value_start..scan.at));
+        Some(())
+    })?;
     scan.whitespace();
     (scan.at == scan.bytes.len()).then_some(fields)
 }
@@ -79,17 +74,27 @@ impl Scanner<'_> {
         Some(())
     }
 
-    /// After a member: true at the closing `close`, false after a comma (with the next
-    /// member's start ahead).
-    fn after_member(&mut self, close: u8) -> Option<bool> {
+    /// The members of the object or array whose opening bracket is at hand, each read by
+    /// `member`, up to and including `close`.
+    fn members(
+        &mut self,
+        close: u8,
+        mut member: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.at += 1;
         self.whitespace();
-        match self.next()? {
-            b',' => {
-                self.whitespace();
-                Some(false)
+        if self.peek()? == close {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            member(self)?;
+            self.whitespace();
+            match self.next()? {
+                b',' => self.whitespace(),
+                byte if byte == close => return Some(()),
+                _ => return None,
             }
-            byte if byte == close => Some(true),
-            _ => None,
         }
     }
 
@@ -153,37 +158,13 @@ impl Scanner<'_> {
                 self.string(true).map(drop)
             }
             b'{' | b'[' if depth >= MAX_DEPTH => None,
-            b'{' => {
-                self.at += 1;
-                self.whitespace();
-                if self.peek()? == b'}' {
-                    self.at += 1;
-                    return Some(());
-                }
-                loop {
-                    self.eat(b'"')?;
-                    self.string(true)?;
-                    self.colon()?;
-                    self.value(depth + 1)?;
-                    if self.after_member(b'}')? {
-                        return Some(());
-                    }
-                }
-            }
-            b'[' => {
-                self.at += 1;
-                self.whitespace();
-                if self.peek()? == b']' {
-                    self.at += 1;
-                    return Some(());
-                }
-                loop {
-                    self.value(depth + 1)?;
-                    if self.after_member(b']')? {
-                        return Some(());
-                    }
-                }
-            }
+            b'{' => self.members(b'}', |scan| {
+                scan.eat(b'"')?;
+                scan.string(true)?;
+                scan.colon()?;
+                scan.value(depth + 1)
+            }),
+            b'[' => self.members(b']', |scan| scan.value(depth + 1)),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
