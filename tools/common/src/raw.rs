@@ -204,11 +204,10 @@ fn locate_with_serde(text: &str) -> Result<Vec<(Key, Range<usize>)>, Malformed> 
         .and_then(|fields| de.end().map(|()| fields))
         .map_err(|err| Malformed::NotJson(err.to_string()))?;
     let fields = located.map_err(Malformed::NotObject)?;
-    // Skipping a string, serde_json lets a lone surrogate escape pass, which decoding the
-    // field would then refuse: such a line is malformed here, where its place is known.
-    if text.contains("\\u") {
-        serde_json::from_str::<Value>(text).map_err(|err| Malformed::NotJson(err.to_string()))?;
-    }
+    // Skipping values, serde_json lets by what decoding them refuses (a lone surrogate
+    // escape, a number beyond an f64): such a line is malformed here, where its place is
+    // known, not in the stage that reads the field. Only the lines the scan leaves come here.
+    serde_json::from_str::<Value>(text).map_err(|err| Malformed::NotJson(err.to_string()))?;
     Ok(fields)
 }
 
@@ -439,16 +438,31 @@ mod tests {
             assert!(crate::scan::object_fields(text).is_none(), "{text}");
             scan_agrees(text).expect("agrees");
         }
-        // A lone surrogate is malformed, with the error decoding it gives (it used to pass
-        // here and fail the stage that read the field).
-        for lone in [
+        // What decoding refuses is malformed, with the error parse_line gives (such lines
+        // used to pass here and fail the stage that read the field).
+        let huge = format!(r#"{{"n":1{}}}"#, "0".repeat(400));
+        let undecodable = [
             r#"{"s":"\ud800"}"#,
             r#"{"s":"\udc00x"}"#,
             r#"{"s":"\ud800\u0041"}"#,
+            r#"{"n":1e309}"#,
+            r#"{"n":-2E+400}"#,
+            &huge,
+        ];
+        for text in undecodable {
+            let raw = RawRecord::parse(text.as_bytes()).map(|r| r.to_record());
+            assert!(matches!(raw, Err(Malformed::NotJson(_))), "{text}");
+            assert_eq!(raw, parse_line(text.as_bytes()));
+        }
+        // Near the limit, what fits is taken: by the scan, or by serde_json past 300 digits.
+        for text in [
+            r#"{"n":1e300}"#,
+            r#"{"n":1e308}"#,
+            r#"{"n":1e-400}"#,
+            r#"{"n":0.0001e310}"#,
         ] {
-            let raw = RawRecord::parse(lone.as_bytes()).map(|r| r.to_record());
-            assert!(matches!(raw, Err(Malformed::NotJson(_))), "{lone}");
-            assert_eq!(raw, parse_line(lone.as_bytes()));
+            assert!(RawRecord::parse(text.as_bytes()).is_ok(), "{text}");
+            scan_agrees(text).expect("agrees");
         }
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
         assert!(crate::scan::object_fields(&deep).is_none());

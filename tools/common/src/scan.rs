@@ -5,13 +5,18 @@
 //!
 //! The scan is strict JSON. It answers `None`, leaving the line to serde_json (and its
 //! error messages), for anything it is not sure of: an error of any kind (a lone surrogate
-//! escape among them), an escaped field name, nesting deeper than [`MAX_DEPTH`]. So what it
-//! accepts serde_json accepts too, with the same fields (property tests hold it to that).
+//! escape among them), an escaped field name, nesting deeper than [`MAX_DEPTH`], a number
+//! that may not fit an f64. So what it accepts serde_json accepts too, with the same fields
+//! (property tests hold it to that).
 
 use std::ops::Range;
 
 /// Nesting beyond this is left to serde_json, which has a recursion limit of its own.
 const MAX_DEPTH: usize = 64;
+
+/// Numbers of more digits before the point than this (the exponent counted) are left to
+/// serde_json: the largest f64 has 309.
+const MAX_MAGNITUDE: i64 = 300;
 
 /// The fields of the object that is the whole of `text` (surrounding whitespace allowed):
 /// each name's place without its quotes, and its value's place. None when the line is not
@@ -178,28 +183,41 @@ impl Scanner<'_> {
         (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
     }
 
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, and small enough for an f64:
+    /// one that may be beyond it (about 1e308) is left to serde_json, whose decoding
+    /// refuses it.
     fn number(&mut self) -> Option<()> {
         if self.peek() == Some(b'-') {
             self.at += 1;
         }
+        let start = self.at;
         match self.next()? {
             b'0' => {}
             b'1'..=b'9' => self.digits(),
             _ => return None,
         }
+        let whole_digits = (self.at - start) as i64;
         if self.peek() == Some(b'.') {
             self.at += 1;
             self.some_digits()?;
         }
+        let mut exponent = 0i64;
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.at += 1;
+            let negative = self.peek() == Some(b'-');
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.at += 1;
             }
+            let digits = self.at;
             self.some_digits()?;
+            for &digit in &self.bytes[digits..self.at] {
+                exponent = (exponent * 10 + i64::from(digit - b'0')).min(MAX_MAGNITUDE + 1);
+            }
+            if negative {
+                exponent = -exponent;
+            }
         }
-        Some(())
+        (whole_digits + exponent <= MAX_MAGNITUDE).then_some(())
     }
 
     fn digits(&mut self) {

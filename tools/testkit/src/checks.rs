@@ -13,10 +13,12 @@ use serde_json::Value;
 use crate::{records, run, spawn, stderr, tool_name};
 
 /// One malformed line and the message a filter gives for it.
-const MALFORMED: [(&[u8], &str); 6] = [
+const MALFORMED: [(&[u8], &str); 7] = [
     (b"not json", "not valid JSON"),
-    // A lone surrogate escape is no character: refused where it is read.
+    // Values no decoder takes (a lone surrogate escape is no character, no f64 holds
+    // 1e400): refused where they are read.
     (b"{\"text\":\"\\ud800\"}", "not valid JSON"),
+    (b"{\"text\":1e400}", "not valid JSON"),
     (b"[1,2]", "expected a JSON object, found an array"),
     (b"42", "expected a JSON object, found a number"),
     (b"{\"text\":\"\xff\"}", "line is not valid UTF-8"),
