@@ -1,26 +1,17 @@
 //! The response cache and call log: one SQLite file (WAL, so several processes share it).
-//! Lookups run on the input thread, one read transaction per record; every write goes
-//! through one writer thread per process that commits in batches (every 250 ms, or 256
-//! rows), so a request costs no transaction of its own and a killed run loses at most the
-//! replies of the last 250 ms. Under a slow teacher rows come a few at a time: a longer
-//! period puts more of them in each commit, and each commit is a wake-up of the writer and
-//! a rereading of its pages by every other process's lookups. Closing commits at once.
+//! Lookups run on the input thread, one read transaction per batch of records; writes are
+//! committed in batches by the runtime thread (`crate::commit`), so a request costs no
+//! transaction of its own and no thread is woken to write it. Closing commits at once.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use anyhow::Context;
 use ktpipe_common::UsageError;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::Connection;
 
+use crate::commit::{Labels, Writer};
 use crate::reply::Choice;
-use crate::timefmt::rfc3339;
-
-const FLUSH_EVERY: Duration = Duration::from_millis(250);
-const BATCH_ROWS: usize = 256;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS choices (
@@ -57,7 +48,7 @@ pub struct Call {
     pub error: Option<String>,
 }
 
-/// A row for the writer thread.
+/// A row to commit.
 #[derive(Debug)]
 pub enum Row {
     /// A finished choice.
@@ -83,10 +74,9 @@ pub enum Row {
     },
 }
 
-/// The cache of one process: the writer thread and the channel feeding it.
+/// The cache of one process: where its rows wait for their commit.
 pub struct Cache {
-    tx: Option<Sender<Row>>,
-    thread: Option<JoinHandle<()>>,
+    writer: Arc<Writer>,
 }
 
 /// Reads finished choices.
@@ -101,29 +91,23 @@ pub fn open(
     model: String,
     label: String,
 ) -> anyhow::Result<(Cache, Lookup)> {
+    let labels = Labels {
+        stage,
+        model,
+        label,
+        path: path.to_path_buf(),
+    };
     let setup = || -> rusqlite::Result<(Connection, Connection)> {
         let writer = connect(path)?;
         writer.execute_batch(SCHEMA)?;
         Ok((writer, connect(path)?))
     };
     let (writer, reader) = retry_while_busy(setup)
+        .and_then(|(writer, reader)| Ok((Writer::new(writer, labels)?, reader)))
         .map_err(|e| UsageError::new(format!("cannot open cache '{}': {e}", path.display())))?;
-    let (tx, rx) = mpsc::channel();
-    let context = WriterContext {
-        conn: writer,
-        stage,
-        model,
-        label,
-        path: path.to_path_buf(),
-    };
-    let thread = std::thread::Builder::new()
-        .name("cache-writer".into())
-        .spawn(move || context.run(rx))
-        .context("starting the cache writer")?;
     Ok((
         Cache {
-            tx: Some(tx),
-            thread: Some(thread),
+            writer: Arc::new(writer),
         },
         Lookup { conn: reader },
     ))
@@ -159,19 +143,14 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 impl Cache {
-    /// A sender for rows to store.
-    pub fn sender(&self) -> Sender<Row> {
-        self.tx.clone().expect("the cache is open until closed")
+    /// Where rows to store go.
+    pub fn writer(&self) -> Arc<Writer> {
+        Arc::clone(&self.writer)
     }
 
-    /// Commits every row sent so far and stops the writer.
-    pub fn close(mut self) {
-        self.tx = None;
-        if let Some(thread) = self.thread.take() {
-            // The last batch is committed now, not at the end of its period.
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
+    /// Commits every row sent so far, now rather than at the end of its period.
+    pub fn close(self) {
+        self.writer.close();
     }
 }
 
@@ -236,137 +215,11 @@ fn rejected(conn: &Connection, key: &str) -> rusqlite::Result<Vec<(String, Strin
     rows.collect()
 }
 
-/// Adds to `batch` the rows that come until `deadline` or until it is full; false once
-/// every sender is gone (the rows sent before are all taken).
-fn collect(rx: &Receiver<Row>, batch: &mut Vec<Row>, deadline: Instant) -> bool {
-    loop {
-        match rx.try_recv() {
-            Ok(row) => {
-                batch.push(row);
-                if batch.len() >= BATCH_ROWS {
-                    return true;
-                }
-            }
-            Err(TryRecvError::Disconnected) => return false,
-            Err(TryRecvError::Empty) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return true;
-                }
-                // Parked, not asleep: `close` unparks it to commit at once.
-                std::thread::park_timeout(left);
-            }
-        }
-    }
-}
-
-struct WriterContext {
-    conn: Connection,
-    stage: Option<String>,
-    model: String,
-    label: String,
-    path: PathBuf,
-}
-
-impl WriterContext {
-    fn run(mut self, rx: Receiver<Row>) {
-        let mut warned = false;
-        let mut batch = Vec::new();
-        // Blocks for a first row only after a whole period brought none.
-        while let Ok(first) = rx.recv() {
-            batch.push(first);
-            // While rows keep coming, the next period starts as soon as a batch is
-            // committed, instead of at the next row: under a slow teacher rows come one at a
-            // time, and a steady flow then wakes the writer once per commit, not twice.
-            loop {
-                let open = collect(&rx, &mut batch, Instant::now() + FLUSH_EVERY);
-                if batch.is_empty() {
-                    break;
-                }
-                if let Err(err) = self.commit(&batch)
-                    && !warned
-                {
-                    warned = true;
-                    crate::progress::warn(
-                        &self.label,
-                        &format!(
-                            "cannot write cache '{}': {err}; replies from now on may be asked for again on a rerun",
-                            self.path.display()
-                        ),
-                    );
-                }
-                batch.clear();
-                if !open {
-                    return;
-                }
-            }
-        }
-    }
-
-    fn commit(&mut self, batch: &[Row]) -> rusqlite::Result<()> {
-        let now = rfc3339(SystemTime::now());
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut choice_stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO choices (key, idx, content, reasoning, finish_reason, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            let mut call_stmt = tx.prepare_cached(
-                "INSERT INTO calls (at, stage, model, key, n, status, attempts, latency_ms,
-                 prompt_tokens, completion_tokens, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            let mut rejected_stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO rejected (key, policy, reason, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for row in batch {
-                match row {
-                    Row::Rejected {
-                        key,
-                        policy,
-                        reason,
-                    } => {
-                        rejected_stmt.execute(params![&**key, &**policy, reason, now])?;
-                    }
-                    Row::Choice { key, idx, choice } => {
-                        choice_stmt.execute(params![
-                            &**key,
-                            idx,
-                            choice.content,
-                            choice.reasoning,
-                            choice.finish_reason,
-                            now
-                        ])?;
-                    }
-                    Row::Call(c) => {
-                        call_stmt.execute(params![
-                            rfc3339(c.at),
-                            self.stage,
-                            self.model,
-                            &*c.key,
-                            c.n,
-                            c.status,
-                            c.attempt,
-                            c.latency_ms,
-                            c.prompt_tokens,
-                            c.completion_tokens,
-                            c.error
-                        ])?;
-                    }
-                }
-            }
-        }
-        tx.commit()
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn choice(text: &str) -> Choice {
+    pub(crate) fn choice(text: &str) -> Choice {
         Choice {
             content: text.into(),
             reasoning: None,
@@ -380,14 +233,13 @@ mod tests {
         let path = dir.path().join("c.sqlite");
         let (cache, mut lookup) = open(&path, None, "m".into(), "t".into()).expect("open");
         let key: Arc<str> = Arc::from("k1");
-        let tx = cache.sender();
+        let tx = cache.writer();
         for (idx, text) in [(1, "b"), (0, "a")] {
             tx.send(Row::Choice {
                 key: key.clone(),
                 idx,
                 choice: choice(text),
-            })
-            .expect("send");
+            });
         }
         tx.send(Row::Call(Call {
             at: SystemTime::now(),
@@ -399,8 +251,7 @@ mod tests {
             prompt_tokens: 3,
             completion_tokens: 4,
             error: None,
-        }))
-        .expect("send");
+        }));
         drop(tx);
         cache.close();
         let mut found = lookup.find("k1").expect("query").choices;
@@ -418,83 +269,6 @@ mod tests {
             })
             .expect("count");
         assert_eq!(calls, 1);
-    }
-
-    #[test]
-    fn closing_commits_the_last_batch_without_waiting_out_its_period() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("c.sqlite");
-        let (cache, mut lookup) = open(&path, None, "m".into(), "t".into()).expect("open");
-        let row = |idx| Row::Choice {
-            key: Arc::from("k"),
-            idx,
-            choice: choice("a"),
-        };
-        let tx = cache.sender();
-        tx.send(row(0)).expect("send");
-        // The writer is in its batch period now; closing must not wait for the rest of it.
-        std::thread::sleep(Duration::from_millis(20));
-        tx.send(row(1)).expect("send");
-        drop(tx);
-        let closing = Instant::now();
-        cache.close();
-        let took = closing.elapsed();
-        assert_eq!(lookup.find("k").expect("query").choices.len(), 2);
-        assert!(took < FLUSH_EVERY / 2, "close took {took:?}");
-    }
-
-    /// Times the writer thread was scheduled in so far, from its schedstat (the thread
-    /// names itself once it runs, so it is looked for a while).
-    #[cfg(target_os = "linux")]
-    fn writer_runs() -> u64 {
-        for _ in 0..200 {
-            for task in std::fs::read_dir("/proc/self/task")
-                .expect("tasks")
-                .flatten()
-            {
-                let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-                if comm.trim() == "cache-writer" {
-                    let stat = std::fs::read_to_string(task.path().join("schedstat"));
-                    let stat = stat.expect("schedstat");
-                    return stat
-                        .split_whitespace()
-                        .nth(2)
-                        .expect("runs")
-                        .parse()
-                        .expect("n");
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("no cache-writer thread");
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_steady_flow_of_rows_wakes_the_writer_about_once_per_commit() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("c.sqlite");
-        let (cache, _lookup) = open(&path, None, "m".into(), "t".into()).expect("open");
-        let tx = cache.sender();
-        let started = Instant::now();
-        let before = writer_runs();
-        let mut idx = 0;
-        // A row every 10 ms for five periods.
-        while started.elapsed() < FLUSH_EVERY * 5 {
-            tx.send(Row::Choice {
-                key: Arc::from("k"),
-                idx,
-                choice: choice("a"),
-            })
-            .expect("send");
-            idx += 1;
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let runs = writer_runs() - before;
-        drop(tx);
-        cache.close();
-        // Woken by the first row of each period and again at its end, it would run ten times.
-        assert!(runs <= 7, "the writer ran {runs} times in five periods");
     }
 
     #[test]

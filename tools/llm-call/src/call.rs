@@ -3,7 +3,6 @@
 //! backoff, and turn the result into output records or a reject.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,6 +16,7 @@ use crate::backlog::Backlog;
 use crate::budget::Budget;
 use crate::cache::{Call, Row};
 use crate::client::{Client, Failure};
+use crate::commit::Writer;
 use crate::inflight::{self, Role};
 use crate::progress::{Counters, bump};
 use crate::records::{self, Fields};
@@ -110,7 +110,7 @@ pub struct Ctx {
     /// Records waiting for a slot of the budget.
     pub backlog: Backlog,
     /// Rows for the cache, when there is one.
-    pub cache: Option<Sender<Row>>,
+    pub cache: Option<Arc<Writer>>,
     /// Live figures.
     pub counters: Arc<Counters>,
     /// Becomes true on Ctrl-C: send nothing new.
@@ -221,7 +221,7 @@ pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
             if let (false, true, Some(cache), Some(key)) =
                 (teacher_fault, got.is_empty(), &ctx.cache, &job.key)
             {
-                let _ = cache.send(Row::Rejected {
+                cache.send(Row::Rejected {
                     key: Arc::clone(key),
                     policy: Arc::clone(&ctx.policy),
                     reason: reason.clone(),
@@ -394,7 +394,7 @@ impl Ctx {
                     idx: i as u32,
                     choice: choice.clone(),
                 };
-                let _ = cache.send(row);
+                cache.send(row);
             }
             slots[i] = Some(choice);
             taken += 1;
@@ -424,7 +424,7 @@ impl Ctx {
             }
             Err(failure) => (failure.status(), Some(failure.to_string())),
         };
-        let _ = cache.send(Row::Call(Call {
+        cache.send(Row::Call(Call {
             at: sent.at,
             key: Arc::clone(key),
             n,

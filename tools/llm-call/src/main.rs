@@ -7,6 +7,7 @@ mod cache;
 mod call;
 mod cli;
 mod client;
+mod commit;
 mod config;
 mod dotenv;
 mod endpoints;

@@ -122,7 +122,7 @@ fn prepare(
         },
         budget: Budget::new(cli.concurrency, cli.shared_budget.as_deref())?,
         backlog: Default::default(),
-        cache: cache.as_ref().map(Cache::sender),
+        cache: cache.as_ref().map(Cache::writer),
         counters: Arc::clone(&counters),
         stop: stop_rx,
         fatal: call::Fatal::default(),
@@ -203,6 +203,10 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
         (window, weight),
         out_tx.clone(),
     ));
+    let _commits = ctx
+        .cache
+        .clone()
+        .map(|writer| AbortOnDrop(tokio::spawn(async move { writer.watch().await })));
     let _progress = AbortOnDrop(tokio::spawn(progress::report(
         label.clone(),
         Arc::clone(&ctx.counters),

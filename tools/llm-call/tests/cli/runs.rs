@@ -43,9 +43,10 @@ fn a_run_killed_mid_way_is_resumed_without_asking_twice() {
     let clean_server = mock(Config::default());
     let clean_dir = tmp();
     let clean = run(&mut llm(clean_dir.path(), &clean_server.base_url()), &input);
-    // Waves of 4 replies 600 ms apart; the cache commits within 250 ms of a reply, and
-    // each reply goes out at once, so the 8th line comes with the second wave.
-    let server = mock(latency(600.0));
+    // Waves of 4 replies a second apart; the cache commits a wave within 500 ms when no
+    // reply follows it, and each reply goes out at once, so the 8th line comes with the
+    // second wave.
+    let server = mock(latency(1000.0));
     let dir = tmp();
     let mut child = spawn(
         llm(dir.path(), &server.base_url()).args(["--concurrency", "4", "--flush-ms", "0"]),
@@ -53,9 +54,9 @@ fn a_run_killed_mid_way_is_resumed_without_asking_twice() {
     );
     let (first, _stdout) = read_lines(&mut child, 8);
     assert!(first[7].contains("\"id\":7"));
-    // Mid-way between two waves of replies, so no reply is half received and the second
-    // wave is committed.
-    std::thread::sleep(Duration::from_millis(350));
+    // After the second wave's commit and before the third wave, so no reply is half
+    // received and the second wave is committed.
+    std::thread::sleep(Duration::from_millis(700));
     child.kill().expect("kill -9");
     child.wait().expect("reap");
     while stat(&server, "in_flight") > 0 {
