@@ -95,7 +95,7 @@ impl Writer {
         }
         state.rows.push(row);
         if (now >= state.due || (state.rows.len() >= BATCH_ROWS && !state.blocked))
-            && state.try_commit(now)
+            && state.try_commit(Some(now))
         {
             state.commits.0 += 1;
         }
@@ -119,7 +119,7 @@ impl Writer {
                 () = waiting => {}
                 () = tokio::time::sleep_until((due + PERIOD).into()) => {
                     let mut state = self.lock();
-                    if !state.rows.is_empty() && state.try_commit(Instant::now()) {
+                    if !state.rows.is_empty() && state.try_commit(Some(Instant::now())) {
                         state.commits.1 += 1;
                     }
                 }
@@ -134,9 +134,8 @@ impl Writer {
             return;
         }
         let _ = state.conn.busy_timeout(GIVE_UP);
-        // Waiting now is the point: the rows must not be given up for having waited.
-        state.oldest = Instant::now();
-        state.try_commit(Instant::now());
+        // There is no later try: a failure now gives the rows up, with the warning.
+        state.try_commit(None);
     }
 
     /// Commits made so far: (by a row, by the timer).
@@ -151,9 +150,9 @@ impl Writer {
 }
 
 impl State {
-    /// Commits the waiting rows; a lock held elsewhere puts them off until `RETRY` later.
-    /// True when they were committed.
-    fn try_commit(&mut self, now: Instant) -> bool {
+    /// Commits the waiting rows; a lock held elsewhere puts them off until `RETRY` after
+    /// `now` (None: no later try). True when they were committed.
+    fn try_commit(&mut self, now: Option<Instant>) -> bool {
         let err = match self.commit() {
             Ok(()) => {
                 self.rows.clear();
@@ -166,7 +165,7 @@ impl State {
             err.sqlite_error_code(),
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
         );
-        if busy && now.duration_since(self.oldest) < GIVE_UP {
+        if let Some(now) = now.filter(|now| busy && now.duration_since(self.oldest) < GIVE_UP) {
             self.blocked = true;
             self.due = now + RETRY;
             return false;
