@@ -309,20 +309,24 @@ mod tests {
         assert!(took < PERIOD / 2, "close took {took:?}");
     }
 
-    fn runtime() -> tokio::runtime::Runtime {
+    /// Runs `body` on a runtime beside the writer's timer task, as llm-call runs them.
+    fn with_watch<T>(writer: &Arc<Writer>, body: impl std::future::Future<Output = T>) -> T {
+        let watcher = Arc::clone(writer);
         tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .expect("runtime")
+            .block_on(async move {
+                let _watch = tokio::spawn(async move { watcher.watch().await });
+                body.await
+            })
     }
 
     #[test]
     fn rows_left_alone_are_committed_by_the_timer_at_twice_the_period() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_cache, writer, mut lookup) = open(&dir);
-        let watcher = Arc::clone(&writer);
-        runtime().block_on(async move {
-            let _watch = tokio::spawn(async move { watcher.watch().await });
+        with_watch(&writer, async {
             writer.send(row(0));
             tokio::time::sleep(PERIOD + PERIOD / 2).await;
             assert_eq!(stored(&mut lookup), 0, "the timer fired at the period");
@@ -336,9 +340,7 @@ mod tests {
     fn a_steady_flow_of_rows_commits_once_per_period_and_never_by_the_timer() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_cache, writer, mut lookup) = open(&dir);
-        let watcher = Arc::clone(&writer);
-        let sent = runtime().block_on(async move {
-            let _watch = tokio::spawn(async move { watcher.watch().await });
+        let sent = with_watch(&writer, async {
             let started = tokio::time::Instant::now();
             let mut idx = 0;
             // A row every 20 ms for six periods.
