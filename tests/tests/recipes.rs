@@ -8,6 +8,7 @@ mod recipes {
     pub mod harness;
     mod hostile;
     mod local_teacher;
+    mod measuring;
     mod pipelines;
     mod reliability;
     mod secrets;

@@ -155,7 +155,8 @@ pub fn just(mock: &Mock, vars: &[(&str, &str)], recipe: &str) -> Output {
         .expect("running just (scripts/test installs it)")
 }
 
-fn path_with_just() -> String {
+/// PATH with the folders `just` is installed in (scripts/common.sh) in front.
+pub fn path_with_just() -> String {
     let home = std::env::var("HOME").unwrap_or_default();
     let cache = std::env::var("XDG_CACHE_HOME").unwrap_or_else(|_| format!("{home}/.cache"));
     format!(
