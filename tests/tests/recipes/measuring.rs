@@ -7,10 +7,17 @@ use std::process::{Command, Output};
 
 use super::harness::{DATASETS, bin_dir, files_under, path_with_just, root};
 
+/// Runs `scripts/<script>` with only `env` and what finds `just` and a scratch folder: no
+/// BENCH_* or teacher setting of the caller's leaks in.
 fn run(script: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let out = Command::new(root().join("scripts").join(script))
-        .args(args)
-        .env("PATH", path_with_just())
+    let mut cmd = Command::new(root().join("scripts").join(script));
+    cmd.args(args).env_clear().env("PATH", path_with_just());
+    for name in ["HOME", "XDG_CACHE_HOME", "KTPIPE_CACHE_DIR", "TMPDIR"] {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    let out = cmd
         .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("running scripts/{script}: {e}"));
