@@ -117,8 +117,8 @@ fn bench_runs_generate_all_with_the_cache_shared_per_process_or_left_out() {
         let caches = cache_files(&run_out);
         match mode {
             "shared" => assert_eq!(caches, ["cache.sqlite"], "{mode}"),
-            // One file per llm-call process: summaries, questions, answers and judgments
-            // of the two summary datasets and of document-qa, facts and qa-pairs.
+            // One file per llm-call process: four in each summary dataset (summaries,
+            // questions, answers, judgments), three in document-qa, two in key facts.
             "per-process" => assert_eq!(caches.len(), 13, "{mode}: {caches:?}"),
             _ => assert!(caches.is_empty(), "{mode}: {caches:?}"),
         }
