@@ -17,3 +17,21 @@ ensure_just() {
   fi
   cargo install --locked --root "$KTPIPE_CACHE_DIR/tools" just
 }
+
+# ensure_gnu_time: installs GNU time (/usr/bin/time), which the measuring scripts read
+# CPU, memory and context switches from, when it is missing.
+ensure_gnu_time() {
+  [ -x /usr/bin/time ] && return 0
+  echo "ktpipe: installing GNU time" >&2
+  apt-get install -y -qq time >/dev/null
+}
+
+# start_mock BIN URL_FILE MOCK_FLAGS...: starts BIN/mock-teacher (seed 1) in the background,
+# its PID in MOCK_PID, and waits up to 5 s for the base URL it writes to URL_FILE.
+start_mock() {
+  local bin=$1 url_file=$2
+  shift 2
+  "$bin/mock-teacher" --seed 1 "$@" >"$url_file" 2>/dev/null &
+  MOCK_PID=$!
+  for _ in $(seq 50); do [ -s "$url_file" ] && break; sleep 0.1; done
+}
