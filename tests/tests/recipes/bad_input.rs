@@ -43,7 +43,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Asserts no dataset folder holds a gen.jsonl or a partial one.
 fn assert_no_output(out: &Path, what: &str) {
-    for dataset in DATASETS {
+    for dataset in DATASETS.iter() {
         for file in ["gen.jsonl", ".gen.jsonl.partial"] {
             let path = out.join(dataset).join(file);
             assert!(!path.exists(), "{what}: {} was written", path.display());
@@ -112,7 +112,7 @@ fn an_empty_seed_file_makes_empty_datasets_and_no_request() {
     assert_eq!(mock.requests(), 0);
     // Documented: an empty seed is no error; every dataset is written, whole and empty.
     assert!(run.status.success(), "{err}");
-    for dataset in DATASETS {
+    for dataset in DATASETS.iter() {
         let rows = read_jsonl(&out.join(dataset).join("gen.jsonl"));
         assert!(rows.is_empty(), "{dataset}: rows from nothing");
     }

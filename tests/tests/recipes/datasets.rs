@@ -8,14 +8,18 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::harness::{Mock, count, json_kind, just, read_jsonl, sample_seed, stderr};
+use super::harness::{DATASETS, Mock, count, json_kind, just, read_jsonl, sample_seed, stderr};
 
-const DATASETS: [&str; 4] = [
-    "extractive_summary",
-    "detailed_summary",
-    "key_facts_to_qa",
-    "document_based_qa",
-];
+/// The datasets whose answers are judged for faithfulness.
+const FILTERED: [&str; 3] = ["extractive_summary", "detailed_summary", "document_based_qa"];
+
+/// How many repeats a dedup stage of a dataset set aside, from its summary.
+fn repeats(out: &Path, dataset: &str, stage: &str) -> u64 {
+    let path = out.join(dataset).join(".stages").join(format!("{stage}.stats.json"));
+    let text = std::fs::read_to_string(&path).expect("stage summary");
+    let stats: Value = serde_json::from_str(&text).expect("summary is JSON");
+    stats["repeats"].as_u64().expect("a repeats count")
+}
 
 fn rows(out: &Path, dataset: &str) -> Vec<Value> {
     read_jsonl(&out.join(dataset).join("gen.jsonl"))
@@ -50,45 +54,48 @@ fn generate_all_matches_the_teachers_replies_and_reruns_for_free() {
         count(&stats, "/kinds/qa_pairs/replies"),
         count(&stats, "/kinds/key_facts/items")
     );
+    // Repeats of an earlier question of the same document are set aside unanswered.
     assert_eq!(
         rows(&out, "key_facts_to_qa").len() as u64,
-        count(&stats, "/kinds/qa_pairs/items")
+        count(&stats, "/kinds/qa_pairs/items") - repeats(&out, "key_facts_to_qa", "repeats")
     );
     assert_eq!(
         count(&stats, "/kinds/questions/replies"),
         docs * 2 + docs * 2 + docs
     );
+    let question_repeats: u64 = FILTERED
+        .iter()
+        .map(|d| repeats(&out, d, "question-repeats"))
+        .sum();
     assert_eq!(
         count(&stats, "/kinds/answer/replies"),
-        count(&stats, "/kinds/questions/items")
+        count(&stats, "/kinds/questions/items") - question_repeats
     );
     assert_eq!(
         count(&stats, "/kinds/faithfulness/replies"),
         count(&stats, "/kinds/answer/replies")
     );
-    let filtered: u64 = [
-        "extractive_summary",
-        "detailed_summary",
-        "document_based_qa",
-    ]
-    .iter()
-    .map(|d| rows(&out, d).len() as u64)
-    .sum();
+    let filtered: u64 = FILTERED.iter().map(|d| rows(&out, d).len() as u64).sum();
     assert_eq!(filtered, count(&stats, "/kinds/faithfulness/yes"));
-    let judged_no: u64 = [
-        "extractive_summary",
-        "detailed_summary",
-        "document_based_qa",
-    ]
-    .iter()
-    .map(|d| read_jsonl(&out.join(d).join("rejects.jsonl")).len() as u64)
-    .sum();
+    let rejected_by = |stage: &str| -> u64 {
+        FILTERED
+            .iter()
+            .flat_map(|d| read_jsonl(&out.join(d).join("rejects.jsonl")))
+            .filter(|r| {
+                r.pointer("/_reject/tool")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.ends_with(&format!("/{stage}]")))
+            })
+            .count() as u64
+    };
+    assert_eq!(rejected_by("question-repeats"), question_repeats);
+    let judged_no = rejected_by("faithful");
     assert_eq!(
         judged_no,
         count(&stats, "/kinds/faithfulness/replies") - filtered
     );
 
-    for dataset in DATASETS {
+    for dataset in DATASETS.iter() {
         assert_mixing_ready(dataset, &rows(&out, dataset));
     }
 
@@ -222,7 +229,7 @@ fn a_malformed_seed_row_stops_the_run_before_any_request() {
         "error should name the field: {err}"
     );
     assert_eq!(mock.requests(), 0, "no request before the seed is valid");
-    for dataset in DATASETS {
+    for dataset in DATASETS.iter() {
         assert!(!out.join(dataset).join("gen.jsonl").exists());
     }
 }

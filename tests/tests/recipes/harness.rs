@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Once;
+use std::sync::{LazyLock, Once};
 
 use serde_json::Value;
 
@@ -295,13 +295,23 @@ pub fn just_cmd(base_url: &str, tools: &Path, vars: &[(&str, &str)], recipe: &st
     cmd
 }
 
-/// The four dataset folders of generate-all.
-pub const DATASETS: [&str; 4] = [
-    "extractive_summary",
-    "detailed_summary",
-    "key_facts_to_qa",
-    "document_based_qa",
-];
+/// The dataset folders of generate-all, as the Justfile's one list names them.
+pub static DATASETS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let out = Command::new("just")
+        .env("PATH", path_with_just())
+        .env_remove("datasets")
+        .arg("--justfile")
+        .arg(root().join("Justfile"))
+        .args(["--evaluate", "datasets"])
+        .output()
+        .expect("just runs");
+    assert!(out.status.success(), "just --evaluate datasets failed");
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+});
 
 /// The bytes of every dataset's gen.jsonl under `out` (None where it does not exist).
 pub fn outputs(out: &Path) -> Vec<Option<Vec<u8>>> {

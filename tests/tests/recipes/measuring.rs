@@ -108,7 +108,7 @@ fn bench_runs_generate_all_with_the_cache_shared_per_process_or_left_out() {
         assert!(peak_in_flight >= 1, "{mode}");
         assert_eq!(row(&stdout, "zero-latency-1")[2], docs[2], "{mode}");
         let run_out = dir.path().join("docs-1").join("out");
-        for dataset in DATASETS {
+        for dataset in DATASETS.iter() {
             assert!(
                 run_out.join(dataset).join("gen.jsonl").is_file(),
                 "{mode}: no {dataset}/gen.jsonl"

@@ -174,7 +174,7 @@ fn a_teacher_that_is_down_fails_the_run_within_seconds_and_writes_nothing() {
         "the message should say the teacher is unreachable and where it is set: {err}"
     );
     assert!(!err.contains("panicked"), "{err}");
-    for dataset in DATASETS {
+    for dataset in DATASETS.iter() {
         let folder = out.join(dataset);
         assert!(!folder.join("gen.jsonl").exists(), "{dataset}: gen.jsonl");
         assert!(

@@ -121,7 +121,7 @@ fn canonical(path: &Path) -> Vec<String> {
 }
 
 fn assert_same_rows(single: &Path, sharded: &Path) {
-    for dataset in DATASETS {
+    for dataset in DATASETS.iter() {
         for file in ["gen.jsonl", "rejects.jsonl"] {
             let (a, b) = (
                 canonical(&single.join(dataset).join(file)),
