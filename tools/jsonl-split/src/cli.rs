@@ -21,18 +21,23 @@ Examples:
   jsonl-split --explode key_fact --shards 8 --out 'shards/{shard}.jsonl' facts.jsonl
 
   # Drop short answers silently (counted in the summary)
-  jsonl-split --where 'response | length > 20' --drop < answers.jsonl";
+  jsonl-split --where 'response | length > 20' --drop < answers.jsonl
+
+  # Set aside questions that repeat an earlier one of the same seed document
+  jsonl-split --dedup question --rejects repeats.jsonl < questions.jsonl";
 
 /// Split a JSONL stream by predicate, destination file, shard or list element.
 ///
-/// Each record goes through three optional steps, in this order: --explode turns a list field
+/// Each record goes through four optional steps, in this order: --explode turns a list field
 /// into one record per element; --where keeps the records its Jinja expression finds true;
-/// --out writes each kept record to the file its template names (with --shards, a shard number
-/// from a hash of --key). Without --out, kept records go to stdout.
+/// --dedup sets aside near-duplicates of an earlier record of the same group; --out writes
+/// each kept record to the file its template names (with --shards, a shard number from a hash
+/// of --key). Without --out, kept records go to stdout.
 ///
 /// Records that fail a step go to --rejects with the reason: a non-list --explode field, a
 /// --where expression that cannot be evaluated (a missing field names the field), a record that
-/// does not match --where (unless --drop), a --shards key or template field that is missing or
+/// does not match --where (unless --drop), a --dedup repeat (naming the line and text of the
+/// kept twin) or a record without the --dedup or --dedup-by field, a --shards key or template field that is missing or
 /// unusable as a file name. An empty list under --explode gives no record and is counted in
 /// the summary ('empty lists').
 ///
@@ -64,6 +69,31 @@ pub struct Cli {
     #[arg(long, requires = "where_expr")]
     pub drop: bool,
 
+    /// Set aside a record whose FIELD is a near-duplicate of an earlier kept record's.
+    ///
+    /// Near-duplicate: the Jaccard similarity of the two texts' content words reaches
+    /// --dedup-threshold. Words are lowercased, with a plural 's' dropped; CJK text is cut
+    /// into character pairs; function words, words pointing at the source ('document',
+    /// 'passage', 'according') and filler ('exactly', 'really') do not count. Records are
+    /// compared within groups of equal --dedup-by, which must arrive one group after the
+    /// other (a group that comes back starts afresh); the first record seen is kept.
+    #[arg(long, value_name = "FIELD")]
+    pub dedup: Option<String>,
+
+    /// The field whose equal values make a --dedup group.
+    #[arg(
+        long,
+        value_name = "FIELD",
+        default_value = "seed_id",
+        requires = "dedup"
+    )]
+    pub dedup_by: String,
+
+    /// The similarity from which a record counts as a repeat, above 0 and at most 1.
+    #[arg(long, value_name = "X", default_value_t = crate::similarity::DEFAULT_THRESHOLD,
+          value_parser = threshold, allow_negative_numbers = true, requires = "dedup")]
+    pub dedup_threshold: f64,
+
     /// Write each record to the file named by TEMPLATE instead of stdout.
     ///
     /// '{field}' is replaced by the record's field (a string as it is, a number or boolean as
@@ -93,6 +123,13 @@ pub struct Cli {
         requires = "shards"
     )]
     pub key: String,
+}
+
+fn threshold(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(format!("'{text}' is not a number above 0 and at most 1")),
+    }
 }
 
 #[cfg(test)]

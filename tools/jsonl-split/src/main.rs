@@ -1,11 +1,13 @@
 //! jsonl-split: splits a JSONL stream by predicate, destination file, shard or list element.
 
 mod cli;
+mod dedup;
 mod dest;
 mod explode;
 mod outputs;
 mod predicate;
 mod run;
+mod similarity;
 
 use std::process::ExitCode;
 

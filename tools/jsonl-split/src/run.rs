@@ -8,6 +8,7 @@ use ktpipe_common::stream::{Sink, Stream};
 use ktpipe_common::{Located, Outcome, Record, UsageError, jinja};
 
 use crate::cli::{Cli, MAX_OUTPUTS};
+use crate::dedup::{Dedup, Verdict};
 use crate::dest::{OutTemplate, shard_of};
 use crate::explode::explode;
 use crate::outputs::Outputs;
@@ -29,6 +30,10 @@ pub fn run(tool: &str, cli: &Cli) -> anyhow::Result<Outcome> {
         explode: cli.explode.as_deref(),
         predicate,
         drop: cli.drop,
+        dedup: cli
+            .dedup
+            .as_deref()
+            .map(|field| Dedup::new(field, &cli.dedup_by, cli.dedup_threshold)),
         dest,
         dropped: 0,
         empty_lists: 0,
@@ -41,6 +46,9 @@ pub fn run(tool: &str, cli: &Cli) -> anyhow::Result<Outcome> {
     }
     if cli.explode.is_some() {
         summary.set("empty_lists", split.empty_lists);
+    }
+    if let Some(dedup) = &split.dedup {
+        summary.set("repeats", dedup.repeats);
     }
     if let Some(dest) = &split.dest {
         summary.records_out += dest.written;
@@ -57,6 +65,7 @@ struct Split<'a, 'env> {
     explode: Option<&'a str>,
     predicate: Option<Predicate<'env>>,
     drop: bool,
+    dedup: Option<Dedup>,
     dest: Option<Dest>,
     dropped: u64,
     empty_lists: u64,
@@ -104,6 +113,11 @@ impl Split<'_, '_> {
                 }
                 Err(reason) => return sink.reject(located, &reason),
             }
+        }
+        if let Some(dedup) = &mut self.dedup
+            && let Verdict::Reject(reason) = dedup.check(&located.record)
+        {
+            return sink.reject(located, &reason);
         }
         match &mut self.dest {
             None => sink.emit(&located.record),

@@ -230,3 +230,66 @@ fn explode_then_where_with_index_empty_lists_and_non_lists() {
         stderr(&out)
     );
 }
+
+#[test]
+fn dedup_keeps_the_first_of_each_repeat_within_its_group() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rejects = dir.path().join("repeats.jsonl");
+    let input = [
+        r#"{"seed_id":"a","question":"What causes the tides?"}"#,
+        r#"{"seed_id":"a","question":"what exactly causes the tides, according to the text"}"#,
+        r#"{"seed_id":"a","question":"Who first linked the tides to the Moon?"}"#,
+        r#"{"seed_id":"b","question":"What causes the tides?"}"#,
+        r#"{"question":"What causes the tides?"}"#,
+        r#"{"seed_id":"b","answer":"no question"}"#,
+    ]
+    .join("\n");
+    let out = split()
+        .args(["--dedup", "question", "--rejects"])
+        .arg(&rejects)
+        .write_stdin(input + "\n")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let kept: Vec<String> = kit::records(&out)
+        .iter()
+        .map(|r| format!("{} {}", r["seed_id"], r["question"]))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            r#""a" "What causes the tides?""#,
+            r#""a" "Who first linked the tides to the Moon?""#,
+            r#""b" "What causes the tides?""#,
+        ]
+    );
+    let reasons: Vec<String> = parse_records(&std::fs::read(&rejects).expect("rejects"))
+        .iter()
+        .map(|r| r["_reject"]["reason"].as_str().expect("reason").to_string())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "near-duplicate of the question kept before it in its seed_id (similarity 1.00): 'What causes the tides?'",
+            "--dedup-by needs field 'seed_id', which the record lacks",
+            "--dedup needs field 'question', which the record lacks",
+        ]
+    );
+}
+
+#[test]
+fn a_dedup_threshold_out_of_range_exits_2_before_reading() {
+    for threshold in ["0", "1.5", "-1", "high"] {
+        let out = split()
+            .args(["--dedup", "question", "--dedup-threshold", threshold])
+            .write_stdin("not json\n")
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{threshold}");
+        assert!(
+            stderr(&out).contains("above 0 and at most 1"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -70,6 +70,16 @@ pub struct Cli {
     #[arg(long, value_name = "FIELD")]
     pub normalize: Vec<String>,
 
+    /// Read through a teacher's habits: tags in any case, a missing last end tag,
+    /// preambles and closing remarks, numbering and labels ('2)', 'Q1 -', 'A:'), markdown
+    /// bold, and verdicts in their usual phrasings ('**Yes**, it is supported').
+    ///
+    /// Each value is cleaned of these; a value left empty is no value, and a record left
+    /// with none goes to --rejects. With --normalize, a leading or lone yes or no is the
+    /// verdict ("Verdict: No - it is not stated" becomes "NO").
+    #[arg(long)]
+    pub habits: bool,
+
     /// Keep the text field in the output records (it is removed by default).
     #[arg(long)]
     pub keep_source: bool,

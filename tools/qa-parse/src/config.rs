@@ -20,6 +20,8 @@ pub struct Config {
     pub index: Option<String>,
     /// Whether the text field stays in the output.
     pub keep_source: bool,
+    /// Whether verdicts are read through habits.
+    pub habits: bool,
 }
 
 /// Checks the flags and builds the configuration.
@@ -44,7 +46,10 @@ pub fn from_cli(cli: &Cli) -> Result<Config, UsageError> {
     Ok(Config {
         normalize: targets.iter().map(|t| cli.normalize.contains(t)).collect(),
         index: (!cli.no_index).then(|| format!("{}_index", targets[0])),
-        parser: Parser::new(method, cli.cleanup.clone()).with_fallbacks(fallbacks(cli)?),
+        parser: Parser::new(method, cli.cleanup.clone())
+            .with_fallbacks(fallbacks(cli)?)
+            .with_habits(cli.habits),
+        habits: cli.habits,
         from: cli.from.clone(),
         keep_source: cli.keep_source,
         targets,

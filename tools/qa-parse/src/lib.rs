@@ -3,6 +3,7 @@
 //! The binary streams records through it; the tests check it against the reference
 //! parser's cases directly.
 
+pub mod habits;
 pub mod normalize;
 pub mod parser;
 pub mod pattern;

@@ -1,7 +1,7 @@
 //! One configured parser: tag pairs or a pattern, the cleanup strings, and how parsed
 //! columns become rows (zipped by position, up to the shortest column).
 
-use crate::{Pattern, tags};
+use crate::{Pattern, habits, tags};
 
 /// A `--start`/`--end` pair; either may be empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,7 @@ pub struct Parser {
     method: Method,
     cleanup: Vec<String>,
     fallbacks: Vec<Pattern>,
+    habits: bool,
 }
 
 impl Parser {
@@ -36,7 +37,16 @@ impl Parser {
             method,
             cleanup,
             fallbacks: Vec::new(),
+            habits: false,
         }
+    }
+
+    /// The same parser, reading through a teacher's habits: tags in any case, a missing
+    /// end tag, and each value cleaned of preambles, closing remarks, labels and markdown
+    /// (see `habits`). Values left empty are no values.
+    pub fn with_habits(mut self, habits: bool) -> Self {
+        self.habits = habits;
+        self
     }
 
     /// The same parser, trying `patterns` in order on a text where the method finds
@@ -60,6 +70,13 @@ impl Parser {
     /// string was; we do not).
     pub fn columns(&self, text: &str) -> Result<Vec<Vec<String>>, String> {
         let raw = match &self.method {
+            Method::Tags(pairs) if self.habits => {
+                let starts: Vec<String> = pairs.iter().map(|p| p.start.clone()).collect();
+                pairs
+                    .iter()
+                    .map(|pair| tags::extract_loose(text, &pair.start, &pair.end, &starts))
+                    .collect()
+            }
             Method::Tags(pairs) => pairs
                 .iter()
                 .map(|pair| tags::extract(text, &pair.start, &pair.end))
@@ -76,18 +93,34 @@ impl Parser {
         let mut value = value.trim().to_string();
         if !self.cleanup.is_empty() {
             for tag in self.cleanup.iter().filter(|t| !t.is_empty()) {
-                value = value.replace(tag.as_str(), "");
+                value = if self.habits {
+                    tags::remove_ci(&value, tag)
+                } else {
+                    value.replace(tag.as_str(), "")
+                };
             }
             value = value.trim().to_string();
         }
+        if self.habits {
+            value = habits::clean(&value);
+        }
         value
+    }
+
+    /// Rows from columns; with habits, a row with a value left empty is no row.
+    fn zip(&self, columns: &[Vec<String>]) -> Vec<Vec<String>> {
+        let mut rows = zip_shortest(columns);
+        if self.habits {
+            rows.retain(|row| row.iter().all(|v| !v.is_empty()));
+        }
+        rows
     }
 
     /// The rows parsed from `text`: column values zipped by position, up to the shortest
     /// column. No row at all is an error saying what found nothing in `field`.
     pub fn rows(&self, text: &str, field: &str) -> Result<Vec<Vec<String>>, String> {
         let columns = self.columns(text)?;
-        let rows = zip_shortest(&columns);
+        let rows = self.zip(&columns);
         if !rows.is_empty() {
             return Ok(rows);
         }
@@ -98,7 +131,7 @@ impl Parser {
                 .into_iter()
                 .map(|column| column.iter().map(|v| self.clean(v)).collect())
                 .collect();
-            let rows = zip_shortest(&found);
+            let rows = self.zip(&found);
             if !rows.is_empty() {
                 return Ok(rows);
             }

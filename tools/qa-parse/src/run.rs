@@ -7,7 +7,7 @@ use ktpipe_common::raw::RawRecord;
 use ktpipe_common::reader::json_type;
 use ktpipe_common::stream::Stream;
 use ktpipe_common::{Located, Outcome};
-use qa_parse::normalize;
+use qa_parse::{habits, normalize};
 use serde_json::Value;
 
 use crate::cli::Cli;
@@ -104,7 +104,9 @@ fn base_record(config: &Config, record: &RawRecord) -> RawRecord {
 fn output_record(config: &Config, base: &RawRecord, row: Vec<String>, index: usize) -> RawRecord {
     let mut out = base.clone();
     for ((target, value), normalise) in config.targets.iter().zip(row).zip(&config.normalize) {
-        let value = if *normalise {
+        let value = if *normalise && config.habits {
+            habits::verdict(&value)
+        } else if *normalise {
             normalize::verdict(&value)
         } else {
             value

@@ -5,6 +5,7 @@
 
 mod cli {
     pub mod conformance;
+    mod habits;
     mod properties;
 }
 
