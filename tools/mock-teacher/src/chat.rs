@@ -1,12 +1,14 @@
 //! The chat-completions wire format: parsing a request into what the mock needs, and
 //! building the reply bodies (whole or as server-sent events). Pure, no I/O.
 
-use crate::content::{self, Text};
 use crate::faults::mix;
 use crate::kind::Kind;
 use bytes::Bytes;
 use ktpipe_common::hash::{canonical_json, hash_u64};
 use serde_json::{Value, json};
+
+// Choices are built in their own module; their old path here stays public.
+pub use crate::choice::{Choice, choice, halve};
 
 /// Most choices one request may ask for.
 const MAX_N: u64 = 1024;
@@ -45,21 +47,6 @@ pub struct ChatRequest {
     pub body_key: u64,
     /// Hash of the messages and sampling fields: the seed of the reply text.
     pub content_key: u64,
-}
-
-/// One reply choice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    /// The assistant message content.
-    pub content: String,
-    /// `"stop"` or `"length"`.
-    pub finish_reason: &'static str,
-    /// Items counted in `/stats`.
-    pub items: u64,
-    /// True when this choice ignores the requested format (`--off-format`).
-    pub off_format: bool,
-    /// Faithful verdict.
-    pub yes: bool,
 }
 
 /// Approximate token count: one token per four characters, rounded up.
@@ -143,54 +130,6 @@ fn message_text(message: &Value) -> String {
             .join("\n"),
         _ => String::new(),
     }
-}
-
-/// The choice with text index `index`, cut to `max_tokens` like a real server would.
-pub fn choice(req: &ChatRequest, index: u64) -> Choice {
-    let Text {
-        content,
-        items,
-        yes,
-    } = content::build(req.kind, &req.last_user, mix(req.content_key ^ mix(index)));
-    let mut choice = Choice {
-        content,
-        finish_reason: "stop",
-        items,
-        yes,
-        off_format: false,
-    };
-    if let Some(max) = req.max_tokens
-        && tokens(&choice.content) > max
-    {
-        let keep = usize::try_from(max.saturating_mul(4)).unwrap_or(usize::MAX);
-        choice.content = choice.content.chars().take(keep).collect();
-        choice.finish_reason = "length";
-    }
-    choice
-}
-
-/// The choice with text index `index` in plain prose that follows none of the formats the
-/// prompt asked for: what a weak teacher often sends.
-pub fn off_format_choice(req: &ChatRequest, index: u64) -> Choice {
-    let text = content::build(
-        Kind::Answer,
-        &req.last_user,
-        mix(req.content_key ^ mix(index)),
-    );
-    Choice {
-        content: text.content,
-        finish_reason: "stop",
-        items: 0,
-        yes: false,
-        off_format: true,
-    }
-}
-
-/// Cuts a choice to half its characters with `finish_reason: "length"`.
-pub fn halve(choice: &mut Choice) {
-    let half = choice.content.chars().count() / 2;
-    choice.content = choice.content.chars().take(half).collect();
-    choice.finish_reason = "length";
 }
 
 /// The reply id: a function of the text seed, so equal replies are byte-for-byte equal.

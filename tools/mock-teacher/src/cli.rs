@@ -12,6 +12,8 @@ Examples:
   export TEACHER_MODEL_BASE_URL=http://127.0.0.1:8099/v1 TEACHER_MODEL_NAME=mock-teacher
   # A slow, flaky teacher to exercise retries
   mock-teacher --seed 7 --latency-base-ms 200 --fault-429 0.1 --fault-drop 0.05
+  # A chatty teacher that repeats itself, as real ones do
+  mock-teacher --seed 7 --habits 0.3 --repeats 0.2 --off-format 0.05
   # What it has served so far
   curl -s http://127.0.0.1:8099/stats";
 
@@ -86,6 +88,23 @@ pub struct Cli {
     /// Answer this share of choices in plain prose that ignores the asked-for format.
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub off_format: f64,
+    /// Wrap this share of choices in the habits of real instruction-tuned teachers.
+    ///
+    /// The values asked for stay recoverable by a careful parser: chatty preambles and
+    /// closing remarks, numbered or labelled questions and answers, Markdown bold,
+    /// lower-case or unclosed tags, verdicts in bold, in lower case, with a reason or
+    /// alone on the last line. Counted per kind as `habits` in /stats.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub habits: f64,
+    /// Take this share of questions from a pool of six per document, reworded.
+    ///
+    /// Like a sampling teacher that repeats itself: the pool is keyed on the document's
+    /// title (or the prompt's longest paragraph when it names none) and a repeat differs
+    /// in case, punctuation, a filler word, the name of the source or a few words at the
+    /// end. Applies to question and Q&A pair prompts; counted per kind as `repeats` in
+    /// /stats.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub repeats: f64,
     /// Echo a refused request's headers and body (the API key included) in its 401 error.
     #[arg(long)]
     pub echo_request: bool,
@@ -121,11 +140,17 @@ impl Cli {
                 )));
             }
         }
-        if !(0.0..=1.0).contains(&self.off_format) {
-            return Err(UsageError::new(format!(
-                "--off-format must be between 0 and 1, not '{}'",
-                self.off_format
-            )));
+        let shares = [
+            ("--off-format", self.off_format),
+            ("--habits", self.habits),
+            ("--repeats", self.repeats),
+        ];
+        for (flag, share) in shares {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(UsageError::new(format!(
+                    "{flag} must be between 0 and 1, not '{share}'"
+                )));
+            }
         }
         let total: f64 = rates.iter().map(|(_, r)| r).sum();
         if total > 1.0 + 1e-9 {
@@ -158,6 +183,8 @@ impl Cli {
             ignore_n: self.ignore_n,
             require_key: self.require_key.clone(),
             off_format: self.off_format,
+            habits: self.habits,
+            repeats: self.repeats,
             echo_request: self.echo_request,
         })
     }
@@ -197,5 +224,26 @@ mod tests {
                 .to_string()
                 .contains("--fault-drop")
         );
+    }
+
+    #[test]
+    fn habits_and_repeats_are_shares() {
+        let cli = Cli::parse_from(["mock-teacher", "--habits", "0.3", "--repeats", "1"]);
+        let config = cli.config().unwrap();
+        assert_eq!((config.habits, config.repeats), (0.3, 1.0));
+        for (flag, value) in [
+            ("--habits", "1.5"),
+            ("--repeats", "-0.1"),
+            ("--habits", "NaN"),
+        ] {
+            let err = Cli::parse_from(["mock-teacher", &format!("{flag}={value}")])
+                .config()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("{flag} must be between 0 and 1")),
+                "{err}"
+            );
+        }
     }
 }

@@ -1,10 +1,11 @@
 //! Reply text for each prompt kind: format-correct, plausible, and a pure function of the
-//! prompt's last user message and a 64-bit seed. Words come from the longest paragraph of
-//! that message (usually the document), so replies differ per document. Words carrying
-//! brackets, hashes or the word "summary" are skipped, so a reply never contains another
-//! kind's markers. Cheap: one pass over the source, no regexes.
+//! prompt's last user message and a 64-bit seed. Words come from [`crate::words`], so
+//! replies differ per document and never carry another kind's markers. Cheap: one pass
+//! over the source, no regexes.
 
 use crate::kind::Kind;
+use crate::repeats::Repeats;
+use crate::words::{source_words, words_or_filler};
 use fastrand::Rng;
 
 /// A reply's text and what `/stats` counts about it.
@@ -16,20 +17,22 @@ pub struct Text {
     pub items: u64,
     /// True for a faithful (YES) verdict.
     pub yes: bool,
+    /// Questions taken from the document's pool of repeats (`--repeats`).
+    pub repeats: u64,
 }
-
-/// Words used when the prompt offers too few of its own.
-const FILLER: &str = "The report describes how the regional cooperative grew from a handful \
-of farms into a network of suppliers, how it financed new storage with member loans, why \
-prices stayed stable through two dry seasons, and which rules members agreed on for sharing \
-equipment, training new growers and settling disputes about quality.";
 
 /// Builds the reply of `kind` for the prompt whose last user message is `source`.
 pub fn build(kind: Kind, source: &str, seed: u64) -> Text {
-    let words = source_words(source);
+    build_with(kind, source, seed, None)
+}
+
+/// [`build`], with some questions drawn from `repeats` instead of fresh ones; every other
+/// word of the reply is as [`build`] writes it.
+pub fn build_with(kind: Kind, source: &str, seed: u64, repeats: Option<Repeats>) -> Text {
     let mut g = Gen {
-        words,
+        words: source_words(source),
         rng: Rng::with_seed(seed),
+        repeats,
     };
     let (content, items, yes) = match kind {
         Kind::Faithfulness => g.faithfulness(),
@@ -44,39 +47,25 @@ pub fn build(kind: Kind, source: &str, seed: u64) -> Text {
         content,
         items,
         yes,
+        repeats: g.repeats.map_or(0, |r| r.count()),
     }
 }
 
-/// The usable words of the longest paragraph of `source`, or of the filler text.
-fn source_words(source: &str) -> Vec<&str> {
-    let longest = source.split("\n\n").max_by_key(|p| p.len()).unwrap_or("");
-    let mut words = usable_words(longest);
-    if words.len() < 12 {
-        words = usable_words(source);
-    }
-    if words.len() < 12 {
-        words = usable_words(FILLER);
-    }
-    words
-}
-
-fn usable_words(text: &str) -> Vec<&str> {
-    text.split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
-        .filter(|w| {
-            !w.is_empty()
-                && !w.contains(['[', ']', '#', '*', '`', '|', '<', '>', '{', '}', '_'])
-                && !w
-                    .as_bytes()
-                    .get(..6)
-                    .is_some_and(|p| p.eq_ignore_ascii_case(b"summar"))
-        })
-        .collect()
+/// `n` questions in the forms of every reply's questions, about the words of `text` (the
+/// filler's when it has none): the canonical questions of a pool of repeats.
+pub fn questions_about(text: &str, seed: u64, n: usize) -> Vec<String> {
+    let mut g = Gen {
+        words: words_or_filler(text),
+        rng: Rng::with_seed(seed),
+        repeats: None,
+    };
+    (0..n).map(|_| g.question()).collect()
 }
 
 struct Gen<'a> {
     words: Vec<&'a str>,
     rng: Rng,
+    repeats: Option<Repeats>,
 }
 
 impl Gen<'_> {
@@ -178,7 +167,13 @@ impl Gen<'_> {
             "Why does the passage mention",
             "Which details are given about",
         ]);
-        format!("{form} {topic}?")
+        let fresh = format!("{form} {topic}?");
+        // The fresh question is drawn even when a repeat replaces it, so the rest of the
+        // reply reads as it would without --repeats.
+        match &mut self.repeats {
+            Some(repeats) => repeats.next(fresh),
+            None => fresh,
+        }
     }
 
     fn questions(&mut self) -> (String, u64, bool) {

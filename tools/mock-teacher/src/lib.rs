@@ -1,21 +1,26 @@
 //! A deterministic OpenAI-compatible teacher on loopback, as a library so tests can run it
-//! in-process. Replies are format-correct for each ktpipe prompt kind and a pure function
-//! of the request; latency and faults (429, 500, 503, dropped connections, hangs,
+//! in-process. Replies are format-correct for each ktpipe prompt kind (or, on request,
+//! off-format, in a real teacher's habits, or repeating questions) and a pure function of
+//! the request and the seed; latency and faults (429, 500, 503, dropped connections, hangs,
 //! malformed bodies, empty content, `finish_reason: "length"`) are injected from a seed.
 //! It serves on one thread with a current-thread runtime, so thousands of requests per
 //! second cost little CPU.
 
 pub mod chat;
+pub mod choice;
 pub mod cli;
 pub mod content;
 pub mod faults;
+pub mod habits;
 pub mod kind;
+pub mod repeats;
 pub mod run;
 pub mod stats;
 
 mod body;
 mod reply;
 mod server;
+mod words;
 
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -51,6 +56,13 @@ pub struct Config {
     /// Share of choices answered in plain prose that ignores the requested format, like a
     /// weak teacher. Decided per prompt and choice, so a retry or a rerun gets the same.
     pub off_format: f64,
+    /// Share of choices wrapped in the habits of real instruction-tuned teachers
+    /// (preambles, labels, bold, loose tags) around the values asked for. Decided per
+    /// prompt and choice, apart from `off_format`.
+    pub habits: f64,
+    /// Share of questions (questions and Q&A pair prompts) taken, reworded, from a pool of
+    /// six per document keyed on its title, as a sampling teacher repeats itself.
+    pub repeats: f64,
     /// When set, a refused request (401) gets its own headers and body echoed in the error
     /// message, as careless servers and proxies do: a client must not pass that on.
     pub echo_request: bool,
@@ -92,6 +104,8 @@ impl Default for Config {
             ignore_n: false,
             require_key: None,
             off_format: 0.0,
+            habits: 0.0,
+            repeats: 0.0,
             echo_request: false,
         }
     }

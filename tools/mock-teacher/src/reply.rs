@@ -3,7 +3,9 @@
 
 use crate::body::{Aborted, ReplyBody};
 use crate::chat::{self, ChatRequest, Choice};
+use crate::choice::{self, Quirks};
 use crate::faults::{Decision, Fault, unit};
+use crate::habits;
 use crate::server::{State, bytes_response, error_body, json_response};
 use crate::stats::InFlight;
 use bytes::Bytes;
@@ -77,14 +79,22 @@ impl Replier {
         }
     }
 
-    /// Text `index`, or its off-format stand-in for the share `off_format` asks for.
+    /// Text `index`, or its off-format stand-in for the share `off_format` asks for; in
+    /// habits for the share `habits` asks for, with the share `repeats` of its questions
+    /// repeated.
     fn choice(&self, index: u64) -> Choice {
         let cfg = &self.state.config;
-        let draw = unit(cfg.seed, self.req.content_key ^ index, OFF_FORMAT_SALT);
+        let key = self.req.content_key ^ index;
+        let quirks = Quirks {
+            seed: cfg.seed,
+            habits: habits::chosen(cfg.habits, cfg.seed, key),
+            repeats: cfg.repeats,
+        };
+        let draw = unit(cfg.seed, key, OFF_FORMAT_SALT);
         if cfg.off_format > 0.0 && draw < cfg.off_format {
-            chat::off_format_choice(&self.req, index)
+            choice::off_format(&self.req, index, quirks)
         } else {
-            chat::choice(&self.req, index)
+            choice::with_quirks(&self.req, index, quirks)
         }
     }
 
@@ -119,6 +129,7 @@ impl Replier {
             stats.latency(kind, latency);
             for c in choices {
                 stats.choice(kind, c.items, c.yes, c.off_format);
+                stats.quirks(kind, c.habits, c.repeats);
             }
         };
         if self.req.stream {

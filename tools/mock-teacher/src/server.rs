@@ -31,8 +31,8 @@ impl State {
     /// Fresh state for `config`.
     pub fn new(config: Config) -> State {
         State {
+            stats: Arc::new(Stats::showing(config.habits > 0.0, config.repeats > 0.0)),
             config,
-            stats: Arc::default(),
             ledger: Ledger::default(),
         }
     }

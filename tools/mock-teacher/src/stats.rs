@@ -1,4 +1,8 @@
 //! Counters behind `GET /stats`: lock-free atomics, cheap enough to bump on every request.
+//! Per kind, `replies`, `requests` and `latency_ms`; `items` for lists, `yes` for verdicts;
+//! `habits` (choices in a real teacher's habits) when `--habits` is above 0, and `repeats`
+//! (questions taken from the pool of repeats) for questions and Q&A pairs when `--repeats`
+//! is, so a plain mock reports what it always did.
 
 use crate::faults::Fault;
 use crate::kind::Kind;
@@ -25,6 +29,10 @@ pub struct Stats {
     off_format: AtomicU64,
     kind_requests: [AtomicU64; 7],
     kind_latency_us: [AtomicU64; 7],
+    habits: [AtomicU64; 7],
+    repeats: [AtomicU64; 7],
+    show_habits: bool,
+    show_repeats: bool,
 }
 
 /// Holds one request in the in-flight count until dropped.
@@ -37,6 +45,15 @@ impl Drop for InFlight {
 }
 
 impl Stats {
+    /// Counters that report `habits` and `repeats` when those options are on.
+    pub fn showing(habits: bool, repeats: bool) -> Stats {
+        Stats {
+            show_habits: habits,
+            show_repeats: repeats,
+            ..Stats::default()
+        }
+    }
+
     /// Counts an arriving chat request and holds it in flight until the guard drops.
     pub fn arrive(self: &Arc<Self>) -> InFlight {
         self.requests.fetch_add(1, Relaxed);
@@ -87,6 +104,14 @@ impl Stats {
         }
     }
 
+    /// Counts a choice of `kind` in a real teacher's habits and its repeated questions.
+    pub fn quirks(&self, kind: Kind, habits: bool, repeats: u64) {
+        if habits {
+            self.habits[kind.slot()].fetch_add(1, Relaxed);
+        }
+        self.repeats[kind.slot()].fetch_add(repeats, Relaxed);
+    }
+
     /// Zeroes every counter except the requests now in flight.
     pub fn reset(&self) {
         let all = [
@@ -107,6 +132,8 @@ impl Stats {
             .chain(&self.items)
             .chain(&self.kind_requests)
             .chain(&self.kind_latency_us)
+            .chain(&self.habits)
+            .chain(&self.repeats)
         {
             counter.store(0, Relaxed);
         }
@@ -143,6 +170,16 @@ impl Stats {
                     entry.insert("yes".into(), self.yes.load(Relaxed).into());
                 }
                 _ => {}
+            }
+            if self.show_habits {
+                entry.insert(
+                    "habits".into(),
+                    self.habits[kind.slot()].load(Relaxed).into(),
+                );
+            }
+            if self.show_repeats && matches!(kind, Kind::Questions | Kind::QaPairs) {
+                let repeats = self.repeats[kind.slot()].load(Relaxed);
+                entry.insert("repeats".into(), repeats.into());
             }
             kinds.insert(kind.name().into(), entry.into());
         }
@@ -193,5 +230,27 @@ mod tests {
         assert_eq!(v["peak_in_flight"], 1);
         assert_eq!(v["kinds"]["qa_pairs"]["replies"], 0);
         drop(b);
+    }
+
+    #[test]
+    fn habits_and_repeats_show_only_when_on() {
+        let plain = Stats::default();
+        plain.quirks(Kind::Questions, true, 2);
+        let v = plain.to_json();
+        assert!(v["kinds"]["questions"].get("habits").is_none());
+        assert!(v["kinds"]["questions"].get("repeats").is_none());
+        let stats = Stats::showing(true, true);
+        stats.quirks(Kind::Questions, true, 2);
+        stats.quirks(Kind::Questions, false, 1);
+        stats.quirks(Kind::Answer, true, 0);
+        let v = stats.to_json();
+        assert_eq!(v["kinds"]["questions"]["habits"], 1);
+        assert_eq!(v["kinds"]["questions"]["repeats"], 3);
+        assert_eq!(v["kinds"]["answer"]["habits"], 1);
+        assert_eq!(v["kinds"]["qa_pairs"]["repeats"], 0);
+        assert!(v["kinds"]["answer"].get("repeats").is_none());
+        stats.reset();
+        assert_eq!(stats.to_json()["kinds"]["questions"]["repeats"], 0);
+        assert_eq!(stats.to_json()["kinds"]["answer"]["habits"], 0);
     }
 }

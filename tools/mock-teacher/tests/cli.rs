@@ -667,6 +667,7 @@ fn help_has_summary_and_examples() {
     assert!(help.contains("A deterministic OpenAI-compatible teacher"));
     assert!(help.contains("Examples:") && help.contains("mock-teacher --seed 7"));
     assert!(help.contains("--fault-429") && help.contains("--require-key"));
+    assert!(help.contains("--habits <P>") && help.contains("--repeats <P>"));
 }
 
 #[tokio::test]
@@ -726,4 +727,51 @@ async fn off_format_replies_ignore_the_format_the_same_way_every_time() {
     assert_eq!(stats["kinds"]["questions"]["requests"], 1);
     let again = MockServer::start(config()).unwrap();
     assert_eq!(contents(&completion(&again, &body).await), first);
+}
+
+#[tokio::test]
+async fn habits_and_repeats_are_counted_and_the_same_every_time() {
+    let config = || Config {
+        habits: 0.5,
+        repeats: 0.5,
+        seed: 5,
+        ..Config::default()
+    };
+    let server = MockServer::start(config()).unwrap();
+    let plain = MockServer::start(Config {
+        seed: 5,
+        ..Config::default()
+    })
+    .unwrap();
+    let body = with(
+        request("Write questions in [QUESTION] tags."),
+        "n",
+        json!(40),
+    );
+    let quirky = contents(&completion(&server, &body).await);
+    let clean = contents(&completion(&plain, &body).await);
+    let stats = server.stats();
+    let habits = stats["kinds"]["questions"]["habits"].as_u64().unwrap();
+    let repeats = stats["kinds"]["questions"]["repeats"].as_u64().unwrap();
+    let items = stats["kinds"]["questions"]["items"].as_u64().unwrap();
+    assert!(
+        (8..=32).contains(&habits),
+        "about half in habits, got {habits} of 40"
+    );
+    assert!(
+        repeats * 4 > items && repeats * 4 < items * 3,
+        "about half of {items} questions repeated, got {repeats}"
+    );
+    let changed = quirky.iter().zip(&clean).filter(|(q, c)| q != c).count();
+    assert!(changed as u64 >= habits, "{changed} changed");
+    // Every question is still in its block, whatever the habits around it.
+    let tagged: usize = quirky
+        .iter()
+        .map(|c| c.to_lowercase().matches("[question]").count())
+        .sum();
+    assert_eq!(tagged as u64, items);
+    let again = MockServer::start(config()).unwrap();
+    assert_eq!(contents(&completion(&again, &body).await), quirky);
+    assert!(plain.stats()["kinds"]["questions"].get("habits").is_none());
+    assert!(plain.stats()["kinds"]["questions"].get("repeats").is_none());
 }
