@@ -10,6 +10,7 @@ mod recipes {
     mod local_teacher;
     mod measuring;
     mod pipelines;
+    mod quality;
     mod reliability;
     mod secrets;
     mod sharded;

@@ -206,7 +206,7 @@ fn local_shards_fail_by_name_and_a_rerun_runs_only_the_unfinished() {
         err.contains("failed after 3 tries: shard 1, shard 2;"),
         "{err}"
     );
-    assert!(!out_dir.join(DATASETS[0]).join("gen.jsonl").exists());
+    assert!(!out_dir.join(&DATASETS[0]).join("gen.jsonl").exists());
     assert!(
         out_dir.join("shards/0/.done").exists(),
         "shard 0 has no seed rows, so it finished"
