@@ -57,13 +57,16 @@ _answer_reasoning := if reasoning == "on" { "--reasoning-to parse_response_dict_
 _stream_flag := if stream == "on" { "--stream" } else { "--no-stream" }
 _dedup_flags := if dedup == "off" { "" } else { "--dedup question --dedup-threshold " + quote(dedup) }
 _seed_flags := if subsample == "0" { "" } else { "--sample " + subsample }
-# When a teacher forgets the tags: question lines ending in '?' (numbered, bulleted or
-# bare); an explanation whose last word is the verdict, or a line that is only the verdict.
-_question_lines := '(?im)^[ \t]*(?:\[QUESTION\][ \t]*)?(?:\d+[.)][ \t]+|[-*][ \t]+)?([^\n\[\]]{8,}\?)[ \t*_]*$'
+# When a teacher forgets the tags: question lines ending in '?' (numbered, bulleted, quoted
+# or bare); an explanation whose last word is the verdict, or a line that is only the
+# verdict (labelled or not).
+_question_lines := '(?im)^[ \t]*(?:\[QUESTION\][ \t]*)?(?:\d+[.)][ \t]+|[-*][ \t]+)?([^\n\[\]]{8,}\?)[ \t*_"”]*(?:answer:)?[ \t]*$'
 # Replies without even that are asked for again (a sampling teacher often gets it right).
 _question_reply := '\[QUESTION\]|\?'
 _verdict_reply := '(?i)\b(yes|no)\b'
 _verdict_alone := '(?ims)\A(.*?)^[ \t*_\[(#>-]*(?:(?:final[ \t]+)?(?:verdict|answer|judge?ment|decision)[ \t*_]*[:-][ \t*_]*)?(yes|no)\b[ \t*_.!\])]*$'
+# "The answer is yes." anywhere: the whole reply is the explanation.
+_verdict_said := '(?is)^(?=(.*))(?:.*?)\bthe answer\b[^\n.]{0,40}?\bis\W{0,3}(?:indeed\W+|clearly\W+)?(yes|no)\b'
 _verdict_line := '(?is)^(.*?)[\s*_]*(?:\[Start of Answer\])?[\s*_]*(?:(?:final\s+)?(?:verdict|answer|judge?ment|decision)[\s*_]*[:-][\s*_]*)?\b(yes|no)\b[\s.!*_]*(?:\[End of Answer\])?\s*\z'
 # The key facts' section under another heading level, bold, or in another case.
 _facts_section := '(?im)^[#* \t]*key facts with context[*: \t]*\n(.*)'
@@ -165,6 +168,7 @@ _summary-qa dataset prompt:
           --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
           --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
           --fallback-regex {{quote(_verdict_line)}} --fallback-regex {{quote(_verdict_alone)}} \
+          --fallback-regex {{quote(_verdict_said)}} \
           --cleanup '[Start of Explanation]' --cleanup '[End of Explanation]' \
           --normalize faithfulness_judgment --habits \
       | stage faithful jsonl-split --where 'faithfulness_judgment == "YES"' \
@@ -215,6 +219,7 @@ _document_based_qa:
           --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
           --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
           --fallback-regex {{quote(_verdict_line)}} --fallback-regex {{quote(_verdict_alone)}} \
+          --fallback-regex {{quote(_verdict_said)}} \
           --cleanup '[Start of Explanation]' --cleanup '[End of Explanation]' \
           --normalize faithfulness_judgment --habits \
       | stage faithful jsonl-split --where 'faithfulness_judgment == "YES"' \

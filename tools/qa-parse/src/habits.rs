@@ -50,6 +50,13 @@ static NUMBERING: LazyLock<Regex> =
 /// A value whose lines are a numbered or bulleted list keeps its numbering.
 static LIST_ITEM: LazyLock<Regex> = LazyLock::new(|| regex(r"(?m)^\s*(?:\d{1,3}[.)]|[-*•])\s"));
 
+/// A conversational turn addressed to the user, not a value about the document.
+static CHAT_TURN: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r"(?i)^\W*(?:i'?m ready|i am ready|how can i (?:help|assist)|what(?:'s| is) your next|what would you like|would you like me|do you want me|please (?:provide|share|give))\b",
+    )
+});
+
 /// A label before a verdict.
 static VERDICT_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     regex(
@@ -75,6 +82,15 @@ pub fn clean(value: &str) -> String {
             break;
         }
         value = next.trim().to_string();
+    }
+    if CHAT_TURN.is_match(&value).unwrap_or(false) {
+        return String::new();
+    }
+    // A quote opened before the value whose closing quote a pattern left outside it.
+    if let Some(rest) = value.strip_prefix(['"', '“'])
+        && !rest.contains(['"', '”'])
+    {
+        value = rest.trim().to_string();
     }
     unwrap_edges(&value).to_string()
 }
@@ -162,12 +178,12 @@ fn drop_closing(value: String) -> String {
     }
 }
 
-/// Italic stars, underscores or backticks around the whole value.
+/// Italic stars, underscores, backticks or quotes around the whole value.
 fn unwrap_edges(value: &str) -> &str {
-    for mark in ['*', '_', '`'] {
+    for (open, close) in [('*', '*'), ('_', '_'), ('`', '`'), ('"', '"'), ('“', '”')] {
         if let Some(inner) = value
-            .strip_prefix(mark)
-            .and_then(|rest| rest.strip_suffix(mark))
+            .strip_prefix(open)
+            .and_then(|rest| rest.strip_suffix(close))
             && !inner.is_empty()
         {
             return inner.trim();
@@ -234,6 +250,11 @@ mod tests {
             assert_eq!(clean(text), text);
         }
         assert_eq!(clean("I hope this helps!"), "I hope this helps!");
+        assert_eq!(clean("I'm ready to help. What's your next question?"), "");
+        assert_eq!(
+            clean("\"Where is the strongest current?\""),
+            "Where is the strongest current?"
+        );
         assert_eq!(clean("**"), "");
     }
 

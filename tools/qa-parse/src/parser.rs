@@ -69,7 +69,16 @@ impl Parser {
     /// removed, and trimmed again (the reference leaves a space where a trailing cleanup
     /// string was; we do not).
     pub fn columns(&self, text: &str) -> Result<Vec<Vec<String>>, String> {
-        let raw = match &self.method {
+        Ok(self
+            .cleaned(self.extracted(text)?)
+            .into_iter()
+            .map(|column| column.into_iter().map(Option::unwrap_or_default).collect())
+            .collect())
+    }
+
+    /// Every value the method finds, as found.
+    fn extracted(&self, text: &str) -> Result<Vec<Vec<String>>, String> {
+        Ok(match &self.method {
             Method::Tags(pairs) if self.habits => {
                 let starts: Vec<String> = pairs.iter().map(|p| p.start.clone()).collect();
                 pairs
@@ -82,11 +91,24 @@ impl Parser {
                 .map(|pair| tags::extract(text, &pair.start, &pair.end))
                 .collect(),
             Method::Regex(pattern) => pattern.columns(text)?,
-        };
-        Ok(raw
-            .into_iter()
-            .map(|column| column.iter().map(|v| self.clean(v)).collect())
-            .collect())
+        })
+    }
+
+    /// The values cleaned; `None` where a value held nothing but a teacher's habits (an
+    /// empty value stays an empty value, as the reference parser gives it).
+    fn cleaned(&self, raw: Vec<Vec<String>>) -> Vec<Vec<Option<String>>> {
+        raw.into_iter()
+            .map(|column| {
+                column
+                    .iter()
+                    .map(|v| {
+                        let clean = self.clean(v);
+                        (!(self.habits && clean.is_empty() && !v.trim().is_empty()))
+                            .then_some(clean)
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     fn clean(&self, value: &str) -> String {
@@ -107,31 +129,22 @@ impl Parser {
         value
     }
 
-    /// Rows from columns; with habits, a row with a value left empty is no row.
-    fn zip(&self, columns: &[Vec<String>]) -> Vec<Vec<String>> {
-        let mut rows = zip_shortest(columns);
-        if self.habits {
-            rows.retain(|row| row.iter().all(|v| !v.is_empty()));
-        }
-        rows
-    }
-
     /// The rows parsed from `text`: column values zipped by position, up to the shortest
-    /// column. No row at all is an error saying what found nothing in `field`.
+    /// column; with habits, a row with a value of nothing but habits is no row. No row at
+    /// all is an error saying what found nothing in `field`.
     pub fn rows(&self, text: &str, field: &str) -> Result<Vec<Vec<String>>, String> {
-        let columns = self.columns(text)?;
-        let rows = self.zip(&columns);
+        let columns = self.cleaned(self.extracted(text)?);
+        let rows = kept_rows(&columns);
         if !rows.is_empty() {
             return Ok(rows);
         }
-        let reason = self.nothing_found(&columns, field);
+        let counts: Vec<Vec<String>> = columns
+            .iter()
+            .map(|c| c.iter().flatten().cloned().collect())
+            .collect();
+        let reason = self.nothing_found(&counts, field);
         for fallback in &self.fallbacks {
-            let found: Vec<Vec<String>> = fallback
-                .columns(text)?
-                .into_iter()
-                .map(|column| column.iter().map(|v| self.clean(v)).collect())
-                .collect();
-            let rows = self.zip(&found);
+            let rows = kept_rows(&self.cleaned(fallback.columns(text)?));
             if !rows.is_empty() {
                 return Ok(rows);
             }
@@ -161,8 +174,16 @@ impl Parser {
     }
 }
 
+/// Rows of values that are all there, zipped by position up to the shortest column.
+fn kept_rows(columns: &[Vec<Option<String>>]) -> Vec<Vec<String>> {
+    zip_shortest(columns)
+        .into_iter()
+        .filter_map(|row| row.into_iter().collect())
+        .collect()
+}
+
 /// Rows from columns, by position, as many as the shortest column has values.
-pub fn zip_shortest(columns: &[Vec<String>]) -> Vec<Vec<String>> {
+pub fn zip_shortest<T: Clone>(columns: &[Vec<T>]) -> Vec<Vec<T>> {
     let len = columns.iter().map(Vec::len).min().unwrap_or(0);
     (0..len)
         .map(|i| columns.iter().map(|column| column[i].clone()).collect())

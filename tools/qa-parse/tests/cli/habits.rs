@@ -54,7 +54,7 @@ fn flags(kind: &str) -> Vec<String> {
                     "faithfulness_judgment",
                 ),
             ]);
-            for pattern in ["_verdict_line", "_verdict_alone"] {
+            for pattern in ["_verdict_line", "_verdict_alone", "_verdict_said"] {
                 a.extend(["--fallback-regex".into(), justfile_pattern(pattern)]);
             }
             for tag in ["[Start of Explanation]", "[End of Explanation]"] {
@@ -119,4 +119,9 @@ fn check_corpus(file: &str) {
 #[test]
 fn written_replies_yield_their_values() {
     check_corpus("written.json");
+}
+
+#[test]
+fn local_teacher_replies_yield_their_values() {
+    check_corpus("local_teacher.json");
 }
