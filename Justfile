@@ -154,6 +154,7 @@ _summary-qa dataset prompt:
     stage seeds seed-cat {{_seed_flags}} {{quote(seed)}} \
       | stage summary-prompts prompt-render --template prompts/{{prompt}} \
       | stage summaries llm-call -n {{n_summaries}} --temperature 0.7 --max-tokens "$(cap {{_summary_tokens}})" --to document \
+      | stage summary-habits qa-parse --from document --start '' --end '' --to document --no-index --habits \
       | stage question-prompts prompt-render --template prompts/questions.yaml \
       | stage questions llm-call --temperature 0.7 --max-tokens "$(cap {{_summary_question_tokens}})" --to question_list --no-index --expect {{quote(_question_reply)}} \
       | stage question-split qa-parse --from question_list --start '[QUESTION]' --end '[END]' --to question \
@@ -164,6 +165,7 @@ _summary-qa dataset prompt:
       | stage answer-habits qa-parse --from response --start '' --end '' --to response --no-index --habits \
       | stage judge-prompts prompt-render --template prompts/faithfulness.yaml \
       | stage judgments llm-call --temperature 0.7 --max-tokens "$(cap 2048)" --to judgment --no-index --expect {{quote(_verdict_reply)}} \
+          --stop '[End of Answer]' \
       | stage judgment-split qa-parse --from judgment --no-index \
           --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
           --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
@@ -215,6 +217,7 @@ _document_based_qa:
       | stage answer-habits qa-parse --from response --start '' --end '' --to response --no-index --habits \
       | stage judge-prompts prompt-render --template prompts/faithfulness.yaml \
       | stage judgments llm-call --temperature 1.0 --max-tokens "$(cap 2048)" --to judgment --no-index --expect {{quote(_verdict_reply)}} \
+          --stop '[End of Answer]' \
       | stage judgment-split qa-parse --from judgment --no-index \
           --start '[Start of Explanation]' --end '[End of Explanation]' --to faithfulness_explanation \
           --start '[Start of Answer]' --end '[End of Answer]' --to faithfulness_judgment \
