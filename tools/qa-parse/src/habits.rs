@@ -83,7 +83,8 @@ pub fn clean(value: &str) -> String {
         }
         value = next.trim().to_string();
     }
-    if CHAT_TURN.is_match(&value).unwrap_or(false) {
+    // A chat turn, or marks without a letter or digit ("*"), hold no value.
+    if CHAT_TURN.is_match(&value).unwrap_or(false) || !value.chars().any(char::is_alphanumeric) {
         return String::new();
     }
     // A quote opened before the value whose closing quote a pattern left outside it.
@@ -256,6 +257,8 @@ mod tests {
             "Where is the strongest current?"
         );
         assert_eq!(clean("**"), "");
+        assert_eq!(clean("*"), "");
+        assert_eq!(clean("1) -"), "");
     }
 
     #[test]
