@@ -1,4 +1,4 @@
-//! The slower suite: one recipe against the real local teacher (llama.cpp with
+//! The slower suite: one recipe against the real local teacher (llama.cpp's server with
 //! SmolLM2-135M), which answers off-format often. `scripts/test` installs and starts the
 //! teacher, then runs these with `--ignored`, passing its URL in KTPIPE_LOCAL_TEACHER_URL.
 
@@ -27,8 +27,9 @@ fn document_qa_on_the_local_teacher_keeps_what_parses_and_explains_the_rest() {
         .arg(format!("out={}", out.display()))
         // More tries per off-format reply than the demo gives: a sampling teacher gets the
         // format right often enough that the dataset is never empty.
+        // One request per slot of the server (scripts/local-teacher slots).
         .args([
-            "concurrency=2",
+            "concurrency=4",
             "token_cap=256",
             "llm_flags=--max-content-attempts 8",
         ])

@@ -257,6 +257,11 @@ fn lower_first(s: &str) -> String {
     if !LOWER.contains(&first_word) {
         return s.to_string();
     }
+    lowercase_first_letter(s)
+}
+
+/// `s` with its first letter lowercased.
+pub(crate) fn lowercase_first_letter(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(c) => c.to_lowercase().chain(chars).collect(),

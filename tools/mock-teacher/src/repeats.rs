@@ -4,7 +4,7 @@
 //! question prompt carries a different summary of the document on every request; a repeat
 //! is one of them, reworded. Pure: a function of the prompt and the seeds.
 
-use crate::content::questions_about;
+use crate::content::{lowercase_first_letter, questions_about};
 use crate::faults::mix;
 use crate::words::longest_paragraph;
 use fastrand::Rng;
@@ -113,7 +113,7 @@ pub fn reword(question: &str, rng: &mut Rng) -> String {
     let bare = question.strip_suffix('?').unwrap_or(question);
     match rng.u8(..4) {
         0 => match rng.u8(..4) {
-            0 => lower_first_letter(question),
+            0 => lowercase_first_letter(question),
             1 => format!("{bare} ?"),
             2 => format!("{bare}??"),
             _ => bare.to_string(),
@@ -122,7 +122,7 @@ pub fn reword(question: &str, rng: &mut Rng) -> String {
             let filler = FILLERS[rng.usize(..FILLERS.len())];
             match VERBS.iter().filter_map(|verb| question.find(verb)).min() {
                 Some(at) => format!("{} {filler}{}", &question[..at], &question[at..]),
-                None => format!("{filler}, {}", lower_first_letter(question)),
+                None => format!("{filler}, {}", lowercase_first_letter(question)),
             }
         }
         2 => match swappable(question) {
@@ -148,14 +148,6 @@ fn swappable(question: &str) -> Option<(usize, &'static str)> {
     let fourth = words.next()?;
     let name = SOURCE_NAMES.into_iter().find(|n| *n == fourth)?;
     Some((before.iter().map(|w| w.len() + 1).sum(), name))
-}
-
-fn lower_first_letter(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]
