@@ -49,7 +49,7 @@ const FAULT_MIX: [&str; 18] = [
 const HANG_SEED: &str = "1";
 
 /// The mock's seed for the fault-mix run.
-const FAULT_SEED: &str = "6";
+const FAULT_SEED: &str = "8";
 
 fn generate_all(mock: &Mock, tools: &Tools, vars: &[(&str, &str)]) -> std::process::Output {
     just_cmd(&mock.base_url, tools.path(), vars, "generate-all")
