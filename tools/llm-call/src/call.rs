@@ -20,7 +20,7 @@ use crate::commit::Writer;
 use crate::inflight::{self, Role};
 use crate::progress::{Counters, bump};
 use crate::records::{self, Fields};
-use crate::reply::{Choice, Reply};
+use crate::reply::{Choice, Reply, Tokens};
 use crate::request::Spec;
 use crate::retry::Backoff;
 use crate::sink::Outcome;
@@ -339,21 +339,17 @@ impl Ctx {
         let result = self.client.send(body).await;
         drop(slot);
         self.counters.in_flight.fetch_sub(1, Relaxed);
-        let (prompt_tokens, completion_tokens) = match &result {
-            Ok(reply) => (reply.prompt_tokens, reply.completion_tokens),
-            Err(_) => (0, 0),
+        let tokens = match &result {
+            Ok(reply) => {
+                self.counters.count_tokens(reply.tokens);
+                reply.tokens
+            }
+            Err(_) => None,
         };
-        self.counters
-            .prompt_tokens
-            .fetch_add(prompt_tokens, Relaxed);
-        self.counters
-            .completion_tokens
-            .fetch_add(completion_tokens, Relaxed);
         let sent = Sent {
             at,
             latency: started.elapsed(),
-            prompt_tokens,
-            completion_tokens,
+            tokens,
         };
         Some((result, sent))
     }
@@ -431,8 +427,7 @@ impl Ctx {
             status,
             attempt,
             latency_ms: sent.latency.as_secs_f64() * 1000.0,
-            prompt_tokens: sent.prompt_tokens,
-            completion_tokens: sent.completion_tokens,
+            tokens: sent.tokens,
             error,
         }));
     }
@@ -450,8 +445,8 @@ impl Ctx {
 struct Sent {
     at: SystemTime,
     latency: Duration,
-    prompt_tokens: u64,
-    completion_tokens: u64,
+    /// What the teacher reported; None for a failure or a reply without usage.
+    tokens: Option<Tokens>,
 }
 
 /// Resolves once the run is stopping.

@@ -24,7 +24,9 @@ Cache (SQLite, shared safely by several processes; query it with sqlite3):
         status TEXT, attempts INTEGER, latency_ms REAL, prompt_tokens INTEGER,
         completion_tokens INTEGER, error TEXT)
       one row per HTTP request sent: status is the HTTP code or 'timeout', 'connect',
-      'transport', 'malformed', 'idle'; attempts is this request's attempt number
+      'transport', 'malformed', 'idle'; attempts is this request's attempt number; the
+      token counts are NULL when the teacher reported none (a failed request, or a
+      streamed reply from a server that sends no usage), never 0
   rejected(key TEXT, policy TEXT, reason TEXT, created_at TEXT, PRIMARY KEY(key, policy))
       requests whose replies all came back empty, cut or off-format: a rerun rejects their
       records again without asking (--cache-salt asks again)

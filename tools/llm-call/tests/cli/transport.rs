@@ -1,8 +1,58 @@
 //! How replies travel: streamed replies that fall silent are abandoned and retried after
-//! the idle timeout, oversized replies are refused, and a teacher that is down from the
-//! start stops the run within seconds.
+//! the idle timeout, tokens a stream does not report are unknown rather than 0, oversized
+//! replies are refused, and a teacher that is down from the start stops the run within
+//! seconds.
 
 use super::*;
+
+/// The `--stats` summary a run wrote to `dir/s.json`.
+fn summary(dir: &std::path::Path) -> Value {
+    let text = std::fs::read(dir.join("s.json")).expect("stats file");
+    serde_json::from_slice(&text).expect("stats JSON")
+}
+
+/// `SELECT …` on the run's cache, one integer.
+fn query(dir: &std::path::Path, sql: &str) -> i64 {
+    let conn = rusqlite::Connection::open(dir.join("ktpipe-cache.sqlite")).expect("open cache");
+    conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+}
+
+#[test]
+fn tokens_a_stream_does_not_report_are_unknown_not_zero() {
+    for no_stream_usage in [false, true] {
+        let server = mock(Config {
+            no_stream_usage,
+            ..Config::default()
+        });
+        let dir = tmp();
+        let out = run(
+            llm(dir.path(), &server.base_url()).args(["--stream", "--stats", "s.json"]),
+            records(0, 3),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(lines(&out).len(), 3);
+        let summary = summary(dir.path());
+        let unknown_rows = query(
+            dir.path(),
+            "SELECT count(*) FROM calls WHERE prompt_tokens IS NULL AND completion_tokens IS NULL",
+        );
+        if no_stream_usage {
+            assert_eq!(summary["tokens_unknown"], 3, "{summary}");
+            assert!(summary["prompt_tokens"].is_null(), "{summary}");
+            assert!(summary["completion_tokens"].is_null(), "{summary}");
+            assert!(summary["tokens_per_sec"].is_null(), "{summary}");
+            assert_eq!(unknown_rows, 3);
+        } else {
+            assert_eq!(summary["tokens_unknown"], 0, "{summary}");
+            assert_eq!(
+                summary["prompt_tokens"].as_u64(),
+                server.stats()["prompt_tokens"].as_u64()
+            );
+            assert!(summary["completion_tokens"].as_u64() > Some(0), "{summary}");
+            assert_eq!(unknown_rows, 0);
+        }
+    }
+}
 
 #[test]
 fn a_stream_that_falls_silent_is_retried_after_the_idle_timeout() {
