@@ -259,7 +259,7 @@ impl Ctx {
             let want = missing.len() as u32;
             let seed = self.spec.seed.map(|s| s.wrapping_add(first as u64));
             let body = Bytes::from(self.spec.body(messages, want, seed));
-            let Some((result, sent)) = self.send(body).await else {
+            let Some((result, sent)) = self.send(body, failures).await else {
                 return Ending::Stopped;
             };
             let result = result.and_then(|reply| self.take(reply, &missing, slots, key));
@@ -320,8 +320,9 @@ impl Ctx {
         }
     }
 
-    /// Sends one request within the budget; None when the run stopped first.
-    async fn send(&self, body: Bytes) -> Option<(Result<Reply, Failure>, Sent)> {
+    /// Sends one request, after `failures` failed attempts, within the budget; None when
+    /// the run stopped first.
+    async fn send(&self, body: Bytes, failures: u32) -> Option<(Result<Reply, Failure>, Sent)> {
         let waiting = self.backlog.enter();
         let slot = tokio::select! {
             biased;
@@ -336,13 +337,17 @@ impl Ctx {
         bump(&self.counters.requests);
         let at = SystemTime::now();
         let started = Instant::now();
-        let result = self.client.send(body).await;
+        let result = self.client.send(body, failures).await;
         drop(slot);
         self.counters.in_flight.fetch_sub(1, Relaxed);
         let tokens = match &result {
             Ok(reply) => {
                 self.counters.count_tokens(reply.tokens);
                 reply.tokens
+            }
+            Err(Failure::Hung(_)) => {
+                bump(&self.counters.hung);
+                None
             }
             Err(_) => None,
         };

@@ -40,6 +40,9 @@ pub struct Counters {
     pub tokens_unknown: AtomicU64,
     /// Requests sent again after a failure.
     pub retries: AtomicU64,
+    /// Requests abandoned for want of a reply within the hang bound (each also a retry,
+    /// unless it was the last attempt).
+    pub hung: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -101,6 +104,7 @@ impl Counters {
         summary.set("completion_tokens", sum(&self.completion_tokens));
         summary.set("tokens_unknown", self.tokens_unknown.load(Relaxed));
         summary.set("retries", self.retries.load(Relaxed));
+        summary.set("hung", self.hung.load(Relaxed));
         let rate = self
             .tokens_per_sec(started)
             .map(|r| (r * 10.0).round() / 10.0);
