@@ -80,7 +80,7 @@ pub struct Cli {
     #[arg(
         long,
         value_name = "SECS",
-        default_value_t = 10.0,
+        default_value_t = 5.0,
         help_heading = "Endpoint"
     )]
     pub hedge_after: f64,

@@ -133,7 +133,7 @@ impl Default for Transport {
         Transport {
             stream: false,
             idle: Duration::from_secs(30),
-            hedge_after: Some(Duration::from_secs(10)),
+            hedge_after: Some(Duration::from_secs(5)),
             max_reply_bytes: 16 << 20,
         }
     }

@@ -255,7 +255,7 @@ mod tests {
         let cli = Cli::try_parse_from(["llm-call"]).expect("parses");
         assert_eq!(
             hedge_after(cli.hedge_after).expect("valid"),
-            Some(Duration::from_secs(10))
+            Some(Duration::from_secs(5))
         );
         assert_eq!(hedge_after(0.0).expect("valid"), None);
         assert!(hedge_after(-1.0).is_err());
