@@ -12,7 +12,6 @@ mod config;
 mod dotenv;
 mod endpoints;
 mod feed;
-mod hedge;
 mod inflight;
 mod progress;
 mod records;
