@@ -1,5 +1,5 @@
-# Helpers the scripts share (sourced, not run): the cache folder and installing `just`
-# when a fresh machine lacks it.
+# Helpers the scripts share (sourced, not run): the cache folder, installing `just` and GNU
+# time when a fresh machine lacks them, starting the mock teacher, making a seed.
 # shellcheck shell=bash
 
 KTPIPE_CACHE_DIR=${KTPIPE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ktpipe}
@@ -34,4 +34,17 @@ start_mock() {
   "$bin/mock-teacher" --seed 1 "$@" >"$url_file" 2>/dev/null &
   MOCK_PID=$!
   for _ in $(seq 50); do [ -s "$url_file" ] && break; sleep 0.1; done
+}
+
+# make_seed N FILE: N distinct seed rows, cycling through the sample seed.
+make_seed() {
+  python3 - "$1" tests/fixtures/sample_seed.jsonl >"$2" <<'PY'
+import json, sys
+n, path = int(sys.argv[1]), sys.argv[2]
+rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+for i in range(n):
+    row = dict(rows[i % len(rows)])
+    row["document"] = f"(Part {i + 1}.) " + row["document"]
+    print(json.dumps(row))
+PY
 }

@@ -8,7 +8,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::harness::{DATASETS, Mock, count, json_kind, just, read_jsonl, sample_seed, stderr};
+use super::harness::{
+    DATASETS, Mock, count, json_kind, just, read_jsonl, sample_seed, stage_stats, stderr,
+};
 
 /// The datasets whose answers are judged for faithfulness.
 const FILTERED: [&str; 3] = [
@@ -19,13 +21,9 @@ const FILTERED: [&str; 3] = [
 
 /// How many repeats a dedup stage of a dataset set aside, from its summary.
 fn repeats(out: &Path, dataset: &str, stage: &str) -> u64 {
-    let path = out
-        .join(dataset)
-        .join(".stages")
-        .join(format!("{stage}.stats.json"));
-    let text = std::fs::read_to_string(&path).expect("stage summary");
-    let stats: Value = serde_json::from_str(&text).expect("summary is JSON");
-    stats["repeats"].as_u64().expect("a repeats count")
+    stage_stats(out, dataset, stage)["repeats"]
+        .as_u64()
+        .expect("a repeats count")
 }
 
 fn rows(out: &Path, dataset: &str) -> Vec<Value> {

@@ -403,3 +403,12 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// The `--stats` summary a recipe stage wrote under `out/<dataset>/.stages/`.
+pub fn stage_stats(out: &Path, dataset: &str, stage: &str) -> Value {
+    let path = out
+        .join(dataset)
+        .join(".stages")
+        .join(format!("{stage}.stats.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("stage summary")).expect("JSON")
+}

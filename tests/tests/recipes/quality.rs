@@ -3,11 +3,8 @@
 //! within one seed document are set aside before an answer or a judgment is paid for.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
-use serde_json::Value;
-
-use super::harness::{DATASETS, Mock, count, just, read_jsonl, sample_seed, stderr};
+use super::harness::{DATASETS, Mock, count, just, read_jsonl, sample_seed, stage_stats, stderr};
 
 fn vars<'a>(seed: &'a str, out: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut vars = vec![
@@ -18,14 +15,6 @@ fn vars<'a>(seed: &'a str, out: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&
     ];
     vars.extend_from_slice(extra);
     vars
-}
-
-fn stage_stats(out: &Path, dataset: &str, stage: &str) -> Value {
-    let path = out
-        .join(dataset)
-        .join(".stages")
-        .join(format!("{stage}.stats.json"));
-    serde_json::from_str(&std::fs::read_to_string(path).expect("stage summary")).expect("JSON")
 }
 
 /// A label, numbering, markdown or a preamble at the start of a value, or bold anywhere.
