@@ -71,7 +71,7 @@ _verdict_line := '(?is)^(.*?)[\s*_]*(?:\[Start of Answer\])?[\s*_]*(?:(?:final\s
 # The key facts' section under another heading level, bold, or in another case.
 _facts_section := '(?im)^[#* \t]*key facts with context[*: \t]*\n(.*)'
 _qa_fields := "--require icl_document --require icl_query_1 --require icl_query_2 --require icl_query_3"
-_setup := "source " + quote(_root / "scripts/recipe-lib.sh") + "; cd " + quote(_root) + "; export PATH=" + quote(_bin) + ":$PATH; KTP_ROOT=" + quote(_root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_LLM_FLAGS=(--cache " + quote(out / "cache.sqlite") + " --shared-budget " + quote(out / ".budget") + " --concurrency " + concurrency + " " + _stream_flag + " --idle-timeout " + idle_timeout + " " + llm_flags + ")"
+_setup := "source " + quote(_root / "scripts/recipe-lib.sh") + "; cd " + quote(_root) + "; export PATH=" + quote(_bin) + ":$PATH; KTP_ROOT=" + quote(_root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_SETTINGS=$(" + quote(just_executable()) + " --justfile " + quote(justfile()) + " --variables); KTP_LLM_FLAGS=(--cache " + quote(out / "cache.sqlite") + " --shared-budget " + quote(out / ".budget") + " --concurrency " + concurrency + " " + _stream_flag + " --idle-timeout " + idle_timeout + " " + llm_flags + ")"
 
 # List the recipes.
 default:
@@ -90,6 +90,8 @@ generate-all: _build (_check _qa_fields)
     for i in "${!pids[@]}"; do
       wait "${pids[$i]}" || failed+=("${names[$i]}")
     done
+    # The report shows failed datasets too, so it is written either way.
+    {{quote(_bin / "run-report")}} --datasets {{quote(datasets)}} {{quote(out)}} || true
     if [ ${#failed[@]} -gt 0 ]; then
       echo "generate-all: failed: ${failed[*]}" >&2
       exit 1
@@ -107,6 +109,10 @@ key-facts: _build (_check "") _key_facts_to_qa
 
 # Questions on the raw document -> answers, faithfulness-filtered.
 document-qa: _build (_check _qa_fields) _document_based_qa
+
+# The run's report (out/report.html) and a dataset card per dataset (out/<dataset>/README.md); generate-all writes them too.
+report: _build
+    @{{quote(_bin / "run-report")}} --datasets {{quote(datasets)}} {{quote(out)}}
 
 # generate-all on the sample seed shipped in tests/fixtures.
 generate-sample:

@@ -11,6 +11,7 @@ ktp_begin() {
   KTP_DATASET=$1
   KTP_DIR=$2/$1
   KTP_STAGES=$KTP_DIR/.stages
+  KTP_STARTED=$EPOCHREALTIME
   mkdir -p "$KTP_DIR"
   # After Ctrl-C `just` returns at once while the stages of the run it started finish what
   # is in flight; a rerun started meanwhile would have its files removed by that run's end.
@@ -61,6 +62,7 @@ ktp_finish() {
     local failed
     failed=$(paste -sd, "$KTP_STAGES/failed" 2>/dev/null || true)
     echo "$KTP_DATASET: failed at stage ${failed:-unknown (exit $rc)}; gen.jsonl not written" >&2
+    ktp_stamp failed
     return 1
   fi
   local stats=() rejects=() name
@@ -78,8 +80,33 @@ ktp_finish() {
   fi
   mv "$dataset_dir/.rejects.jsonl.partial" "$dataset_dir/rejects.jsonl"
   mv "$dataset_dir/.gen.jsonl.partial" "$dataset_dir/gen.jsonl"
+  ktp_stamp ok
   stage-report "${stats[@]}"
   echo "$KTP_DATASET: $(wc -l <"$dataset_dir/gen.jsonl") rows in $dataset_dir/gen.jsonl, $(wc -l <"$dataset_dir/rejects.jsonl") rejects in $dataset_dir/rejects.jsonl" >&2
+}
+
+# ktp_stamp STATUS: what run-report needs of this run and nothing else can tell it, in
+# .stages/run.txt as name=value lines: the times, the teacher (its host, never the URL's
+# credentials or the key) and every setting the Justfile lists (KTP_SETTINGS).
+ktp_stamp() {
+  local url=${TEACHER_MODEL_BASE_URL:-} host name value
+  host=${url#*://}
+  host=${host%%/*}
+  host=${host##*@}
+  {
+    echo "dataset=$KTP_DATASET"
+    echo "status=$1"
+    echo "started=$KTP_STARTED"
+    echo "finished=$EPOCHREALTIME"
+    TZ=UTC printf 'started_at=%(%Y-%m-%dT%H:%M:%SZ)T\n' "${KTP_STARTED%.*}"
+    TZ=UTC printf 'finished_at=%(%Y-%m-%dT%H:%M:%SZ)T\n' -1
+    echo "model=${TEACHER_MODEL_NAME:-}"
+    echo "host=$host"
+    for name in $KTP_SETTINGS; do
+      value=${!name:-}
+      echo "setting.$name=${value//$'\n'/ }"
+    done
+  } >"$KTP_STAGES/run.txt"
 }
 
 # cap TOKENS: the stage's max tokens, lowered to KTP_TOKEN_CAP when that is set (> 0).

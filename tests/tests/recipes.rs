@@ -12,6 +12,7 @@ mod recipes {
     mod pipelines;
     mod quality;
     mod reliability;
+    mod report;
     mod secrets;
     mod sharded;
 }

@@ -35,6 +35,7 @@ pub fn bin_dir() -> PathBuf {
             "jsonl-split",
             "mock-teacher",
             "stage-report",
+            "run-report",
         ];
         if tools.iter().any(|t| !dir.join(t).exists()) {
             let cargo = option_env!("CARGO").unwrap_or("cargo");

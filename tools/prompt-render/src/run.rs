@@ -33,6 +33,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let mut stream = Stream::open("prompt-render", &cli.common)?;
+    // The run report's dataset cards name each prompt file and its hash.
+    stream.summary_mut().set("template", template.name.clone());
+    stream
+        .summary_mut()
+        .set("template_sha256", template.sha256.clone());
     stream.for_each(|located: Located<RawRecord>, sink| {
         match render::messages(&template, &located.record, &binds) {
             Ok(messages) => {

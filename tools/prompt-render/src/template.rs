@@ -26,6 +26,8 @@ pub struct Message {
 pub struct Template {
     /// The path as the user gave it, for messages.
     pub name: String,
+    /// SHA-256 of the file's bytes (empty for text parsed without a file).
+    pub sha256: String,
     /// The messages, in order.
     pub messages: Vec<Message>,
     /// Every variable any message reads, sorted: found once, read for every record.
@@ -40,7 +42,9 @@ impl Template {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|err| UsageError::new(format!("cannot read template '{name}': {err}")))?;
-        Template::parse(&name, &text)
+        let mut template = Template::parse(&name, &text)?;
+        template.sha256 = ktpipe_common::hash::bytes_hash(text.as_bytes());
+        Ok(template)
     }
 
     /// Parses and compiles template text; `name` is used in messages.
@@ -83,6 +87,7 @@ impl Template {
         variables.sort_unstable();
         Ok(Template {
             name: name.to_string(),
+            sha256: String::new(),
             messages,
             variables,
             env,
