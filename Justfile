@@ -49,6 +49,11 @@ shards := env("shards", "4")
 hosts := env("hosts", "")
 
 _root := justfile_directory()
+# Relative paths are relative to this folder, or to KTPIPE_CALLER_DIR when that is set: the
+# ktpipe command of the Python package sets it to the folder it was run from.
+_base := env("KTPIPE_CALLER_DIR", _root)
+_seed := join(_base, seed)
+_out := join(_base, out)
 _bin := env_var_or_default("KTPIPE_BIN", _root / "target/release")
 _summary_tokens := if reasoning == "on" { "6000" } else { "4096" }
 _summary_question_tokens := if reasoning == "on" { "1024" } else { "256" }
@@ -71,7 +76,7 @@ _verdict_line := '(?is)^(.*?)[\s*_]*(?:\[Start of Answer\])?[\s*_]*(?:(?:final\s
 # The key facts' section under another heading level, bold, or in another case.
 _facts_section := '(?im)^[#* \t]*key facts with context[*: \t]*\n(.*)'
 _qa_fields := "--require icl_document --require icl_query_1 --require icl_query_2 --require icl_query_3"
-_setup := "source " + quote(_root / "scripts/recipe-lib.sh") + "; cd " + quote(_root) + "; export PATH=" + quote(_bin) + ":$PATH; KTP_ROOT=" + quote(_root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_SETTINGS=$(" + quote(just_executable()) + " --justfile " + quote(justfile()) + " --variables); KTP_LLM_FLAGS=(--cache " + quote(out / "cache.sqlite") + " --shared-budget " + quote(out / ".budget") + " --concurrency " + concurrency + " " + _stream_flag + " --idle-timeout " + idle_timeout + " " + llm_flags + ")"
+_setup := "source " + quote(_root / "scripts/recipe-lib.sh") + "; cd " + quote(_root) + "; export PATH=" + quote(_bin) + ":$PATH; KTP_ROOT=" + quote(_root) + "; KTP_TOKEN_CAP=" + token_cap + "; KTP_SETTINGS=$(" + quote(just_executable()) + " --justfile " + quote(justfile()) + " --variables); KTP_LLM_FLAGS=(--cache " + quote(_out / "cache.sqlite") + " --shared-budget " + quote(_out / ".budget") + " --concurrency " + concurrency + " " + _stream_flag + " --idle-timeout " + idle_timeout + " " + llm_flags + ")"
 
 # List the recipes.
 default:
@@ -91,12 +96,12 @@ generate-all: _build (_check _qa_fields)
       wait "${pids[$i]}" || failed+=("${names[$i]}")
     done
     # The report shows failed datasets too, so it is written either way.
-    {{quote(_bin / "run-report")}} --datasets {{quote(datasets)}} {{quote(out)}} || true
+    {{quote(_bin / "run-report")}} --datasets {{quote(datasets)}} {{quote(_out)}} || true
     if [ ${#failed[@]} -gt 0 ]; then
       echo "generate-all: failed: ${failed[*]}" >&2
       exit 1
     fi
-    echo "generate-all: datasets in {{out}}/{$(IFS=,; echo "${names[*]}")}/gen.jsonl" >&2
+    echo "generate-all: datasets in {{_out}}/{$(IFS=,; echo "${names[*]}")}/gen.jsonl" >&2
 
 # Extractive summaries (n_summaries per document) -> questions -> answers, faithfulness-filtered.
 extractive-summary: _build (_check _qa_fields) _extractive_summary
@@ -112,16 +117,16 @@ document-qa: _build (_check _qa_fields) _document_based_qa
 
 # The run's report (out/report.html) and a dataset card per dataset (out/<dataset>/README.md); generate-all writes them too.
 report: _build
-    @{{quote(_bin / "run-report")}} --datasets {{quote(datasets)}} {{quote(out)}}
+    @{{quote(_bin / "run-report")}} --datasets {{quote(datasets)}} {{quote(_out)}}
 
 # generate-all on the sample seed shipped in tests/fixtures.
 generate-sample:
-    @{{quote(just_executable())}} --justfile {{quote(justfile())}} seed={{quote(sample_seed)}} generate-all
+    @{{quote(just_executable())}} --justfile {{quote(justfile())}} seed={{quote(join(_root, sample_seed))}} generate-all
 
 # generate-all on `shards` shards of the seed with GNU parallel (over ssh on `hosts`), merged into out/*/gen.jsonl.
 generate-sharded: _build (_check _qa_fields)
     @KTP_ROOT={{quote(_root)}} KTP_JUST={{quote(just_executable())}} KTP_BIN={{quote(_bin)}} \
-      {{quote(_root / "scripts/shard-run")}} {{quote(out)}} {{quote(seed)}} {{quote(shards)}} {{quote(hosts)}}
+      bash {{quote(_root / "scripts/shard-run")}} {{quote(_out)}} {{quote(_seed)}} {{quote(shards)}} {{quote(hosts)}}
 
 # Run the mock teacher on loopback (prints its base URL), for trying ktpipe without an endpoint.
 mock-teacher *args: _build
@@ -144,7 +149,7 @@ _build:
 
 # Validates every seed row and the dedup setting before any request is made.
 _check require:
-    @{{quote(_bin / "seed-cat")}} --check -q {{require}} {{quote(seed)}}
+    @{{quote(_bin / "seed-cat")}} --check -q {{require}} {{quote(_seed)}}
     @{{quote(_bin / "jsonl-split")}} -q {{_dedup_flags}} </dev/null 2>/dev/null || { echo "dedup must be 'off' or a similarity above 0 and at most 1, not '{{dedup}}'" >&2; exit 2; }
 
 _extractive_summary: (_summary-qa "extractive_summary" "extractive_summary.yaml")
@@ -155,9 +160,9 @@ _summary-qa dataset prompt:
     #!/usr/bin/env bash
     set -euo pipefail
     {{_setup}}
-    ktp_begin {{dataset}} {{quote(out)}}
+    ktp_begin {{dataset}} {{quote(_out)}}
     set +e
-    stage seeds seed-cat {{_seed_flags}} {{quote(seed)}} \
+    stage seeds seed-cat {{_seed_flags}} {{quote(_seed)}} \
       | stage summary-prompts prompt-render --template prompts/{{prompt}} \
       | stage summaries llm-call -n {{n_summaries}} --temperature 0.7 --max-tokens "$(cap {{_summary_tokens}})" --to document \
       | stage summary-habits qa-parse --from document --start '' --end '' --to document --no-index --habits \
@@ -187,9 +192,9 @@ _key_facts_to_qa:
     #!/usr/bin/env bash
     set -euo pipefail
     {{_setup}}
-    ktp_begin key_facts_to_qa {{quote(out)}}
+    ktp_begin key_facts_to_qa {{quote(_out)}}
     set +e
-    stage seeds seed-cat {{_seed_flags}} {{quote(seed)}} \
+    stage seeds seed-cat {{_seed_flags}} {{quote(_seed)}} \
       | stage fact-prompts prompt-render --template prompts/key_facts.yaml \
       | stage facts llm-call --temperature 0.7 --max-tokens "$(cap {{_summary_tokens}})" --to key_facts_reply --no-index \
       | stage facts-section qa-parse --from key_facts_reply --no-index \
@@ -210,9 +215,9 @@ _document_based_qa:
     #!/usr/bin/env bash
     set -euo pipefail
     {{_setup}}
-    ktp_begin document_based_qa {{quote(out)}}
+    ktp_begin document_based_qa {{quote(_out)}}
     set +e
-    stage seeds seed-cat --raw-field base_document {{_seed_flags}} {{quote(seed)}} \
+    stage seeds seed-cat --raw-field base_document {{_seed_flags}} {{quote(_seed)}} \
       | stage question-prompts prompt-render --template prompts/questions.yaml \
       | stage questions llm-call --temperature 1.0 --max-tokens "$(cap {{_document_question_tokens}})" --to question_list --no-index --expect {{quote(_question_reply)}} \
       | stage question-split qa-parse --from question_list --start '[QUESTION]' --end '[END]' --to question \
