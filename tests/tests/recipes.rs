@@ -14,4 +14,5 @@ mod recipes {
     mod reliability;
     mod secrets;
     mod sharded;
+    mod switches;
 }
