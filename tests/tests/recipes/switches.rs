@@ -186,6 +186,42 @@ fn cpt_on_asks_only_for_summaries_and_writes_one_row_per_summary() {
     let second = run(&mock, &bin_dir(), &vars, "generate-all");
     assert!(second.status.success(), "rerun failed: {}", stderr(&second));
     assert_eq!(mock.requests(), requests, "a rerun paid again");
+
+    // The question datasets later start from the same summaries, already paid for.
+    let off = [("cpt", "off"), ("dedup", "off")];
+    let vars: Vec<_> = vars[..4].iter().copied().chain(off).collect();
+    let qa = run(&mock, &bin_dir(), &vars, "extractive-summary");
+    assert!(qa.status.success(), "cpt=off failed: {}", stderr(&qa));
+    let stats = mock.stats();
+    assert_eq!(count(&stats, "/kinds/extractive_summary/requests"), docs);
+    assert_eq!(
+        read_jsonl(&out.join("extractive_summary").join("gen.jsonl")).len() as u64,
+        count(&stats, "/kinds/faithfulness/yes")
+    );
+
+    // Without questions the ICL fields are not needed.
+    let bare = dir.path().join("bare.jsonl");
+    let rows: Vec<String> = seeds
+        .iter()
+        .map(|s| {
+            let mut row = s.as_object().expect("object").clone();
+            row.retain(|k, _| !k.starts_with("icl_"));
+            Value::Object(row).to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(&bare, rows.concat()).expect("bare seed");
+    let requests = mock.requests();
+    let vars = [("seed", utf8(&bare)), ("out", utf8(&out)), ("cpt", "on")];
+    let ran = run(&mock, &bin_dir(), &vars, "document-qa");
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    assert_eq!(
+        mock.requests(),
+        requests,
+        "document-qa with cpt=on asks nothing"
+    );
+    let rows = read_jsonl(&out.join("document_based_cpt").join("gen.jsonl"));
+    assert_eq!(rows.len(), seeds.len());
+    assert!(rows.iter().all(|r| r.get("icl_document").is_none()));
 }
 
 /// A Japanese seed row, written for this test: a short text on how a river town grew,
