@@ -183,8 +183,11 @@ _check-settings:
       local file=$prompts/$1 fields=$2 needs=()
       shift 2
       [ -f "$file" ] || fail "prompts: '$file' is missing; a prompts folder holds all seven templates (answer, detailed_summary, extractive_summary, faithfulness, key_facts, qa_pairs, questions .yaml)"
-      for var in "$@" ${language:+language}; do needs+=(--must-read "$var"); done
+      for var in "$@"; do needs+=(--must-read "$var"); done
       {{quote(_bin / "prompt-render")}} --check -q --template "$file" {{_lang}} --fields "$fields" "${needs[@]}" || exit 2
+      if [ -n "$language" ] && ! {{quote(_bin / "prompt-render")}} --check -q --template "$file" --must-read language 2>/dev/null; then
+        fail "language='$language': template '$file' never reads {{{{ language }}, so it cannot ask for that language (leave language empty with prompts written in it)"
+      fi
     }
     check extractive_summary.yaml "$seed,$icl" document
     check detailed_summary.yaml "$seed,$icl" document

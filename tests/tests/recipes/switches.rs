@@ -404,12 +404,30 @@ fn a_prompts_folder_is_checked_whole_before_any_request() {
                 "faithfulness.yaml' reads 'answer_text', which the records of this stage do not carry",
             ],
         ),
+        (
+            // Prompts that cannot ask for the language set (e.g. sdg_hub's translated ones).
+            prompts_with(
+                dir.path(),
+                "monolingual",
+                "qa_pairs.yaml",
+                Some((
+                    "language is defined and language %}Write the questions and answers in {{ language }}",
+                    "false %}Write the questions and answers in English",
+                )),
+            ),
+            "key-facts",
+            vec![
+                "language='Japanese': template '",
+                "qa_pairs.yaml' never reads {{ language }}",
+            ],
+        ),
     ];
     for (folder, recipe, wants) in &cases {
         let vars = [
             ("seed", utf8(&seed)),
             ("out", utf8(&out)),
             ("prompts", utf8(folder)),
+            ("language", "Japanese"),
         ];
         let ran = run(&mock, &bin_dir(), &vars, recipe);
         assert_eq!(ran.status.code(), Some(2), "{recipe}: {}", stderr(&ran));
