@@ -511,6 +511,15 @@ fn bad_switch_values_stop_the_run_before_any_request() {
             stderr(&ran)
         );
     }
+    // The shards' merge knows the question datasets only.
+    let vars = [("seed", utf8(&seed)), ("out", utf8(&out)), ("cpt", "on")];
+    let ran = run(&mock, &bin_dir(), &vars, "generate-sharded");
+    assert_eq!(ran.status.code(), Some(2), "{}", stderr(&ran));
+    assert!(
+        stderr(&ran).contains("run cpt=on with generate-all"),
+        "{}",
+        stderr(&ran)
+    );
     assert_eq!(mock.requests(), 0);
     assert!(!out.exists(), "a bad setting wrote output");
 }
