@@ -15,4 +15,5 @@ mod recipes {
     mod report;
     mod secrets;
     mod sharded;
+    mod switches;
 }

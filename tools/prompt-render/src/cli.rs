@@ -14,7 +14,11 @@ Examples:
   prompt-render --template prompts/questions.yaml --bind document=summary --rejects rejects.jsonl
 
   # check a template before a long run (exit 0 if it loads, 2 if not)
-  prompt-render --template prompts/faithfulness.yaml --check";
+  prompt-render --template prompts/faithfulness.yaml --check
+
+  # ask for Japanese replies, and check a template reads only what the records will carry
+  prompt-render --template prompts/answer.yaml --set language=Japanese --check \\
+    --fields document,document_outline,question --must-read question --must-read language";
 
 /// Renders a YAML chat template with each record's fields into OpenAI chat messages.
 ///
@@ -41,9 +45,30 @@ pub struct Cli {
     #[arg(long, value_name = "VAR=FIELD")]
     pub bind: Vec<String>,
 
+    /// Give template variable VAR the value VALUE for every record (repeatable).
+    ///
+    /// It takes the place of a record field of that name. A VAR the template does not read
+    /// is ignored, so one setting can go to every template of a pipeline.
+    #[arg(long = "set", value_name = "VAR=VALUE")]
+    pub set: Vec<String>,
+
     /// Only load and check the template (exit 0 if it is valid, 2 if not); read no input.
     #[arg(long)]
     pub check: bool,
+
+    /// With --check: the fields the records will carry, comma-separated.
+    ///
+    /// A variable the template reads that is neither among them nor given by --set or
+    /// --bind is an error naming it.
+    #[arg(long, value_name = "LIST", requires = "check", value_delimiter = ',')]
+    pub fields: Option<Vec<String>>,
+
+    /// With --check: a variable the template must read (repeatable).
+    ///
+    /// A template that never reads it is an error: it would give every record the same
+    /// prompt, or ignore a setting.
+    #[arg(long, value_name = "VAR", requires = "check")]
+    pub must_read: Vec<String>,
 
     #[command(flatten)]
     pub common: CommonArgs,

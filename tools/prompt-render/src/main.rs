@@ -1,6 +1,7 @@
 //! prompt-render: renders a YAML chat template with each record's fields into OpenAI chat
 //! messages.
 
+mod check;
 mod cli;
 mod render;
 mod run;

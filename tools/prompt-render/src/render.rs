@@ -30,13 +30,40 @@ impl Bind {
     }
 }
 
-/// The template context for a record: each variable the template reads, with the value
-/// of its field: the one it is bound to, else the one of its own name. A variable whose
-/// field the record lacks is left out, so a bind never falls back silently to a
-/// same-named field. Only these fields are decoded; the rest of the record stays text.
-pub fn context(template: &Template, record: &RawRecord, binds: &[Bind]) -> Record {
+/// A `--set VAR=VALUE`: the template variable VAR has VALUE for every record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Set {
+    /// The template variable.
+    pub var: String,
+    /// Its value (may be empty).
+    pub value: String,
+}
+
+impl Set {
+    /// Parses `VAR=VALUE`; the value may be empty, the variable may not.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        match spec.split_once('=') {
+            Some((var, value)) if !var.is_empty() => Ok(Set {
+                var: var.to_string(),
+                value: value.to_string(),
+            }),
+            _ => Err(format!("--set '{spec}' must look like VAR=VALUE")),
+        }
+    }
+}
+
+/// The template context for a record: each variable the template reads, with its --set
+/// value, else the value of its field: the one it is bound to, else the one of its own
+/// name. A variable whose field the record lacks is left out, so a bind never falls back
+/// silently to a same-named field. Only these fields are decoded; the rest of the record
+/// stays text.
+pub fn context(template: &Template, record: &RawRecord, binds: &[Bind], sets: &[Set]) -> Record {
     let mut ctx = Record::new();
     for var in template.variables() {
+        if let Some(set) = sets.iter().find(|s| s.var == *var) {
+            ctx.insert(var.clone(), Value::String(set.value.clone()));
+            continue;
+        }
         let field = binds
             .iter()
             .find(|b| b.var == *var)
@@ -50,8 +77,13 @@ pub fn context(template: &Template, record: &RawRecord, binds: &[Bind]) -> Recor
 
 /// Renders every message of `template` for `record`: `[{"role", "content"}, …]`, contents
 /// trimmed. The error is the reason the record is rejected.
-pub fn messages(template: &Template, record: &RawRecord, binds: &[Bind]) -> Result<Value, String> {
-    let ctx = context(template, record, binds);
+pub fn messages(
+    template: &Template,
+    record: &RawRecord,
+    binds: &[Bind],
+    sets: &[Set],
+) -> Result<Value, String> {
+    let ctx = context(template, record, binds, sets);
     let jinja_ctx = minijinja::Value::from_serialize(&ctx);
     let mut out = Vec::with_capacity(template.messages.len());
     for (i, message) in template.messages.iter().enumerate() {
@@ -152,7 +184,7 @@ mod tests {
     fn renders_trimmed_messages_and_leaves_data_alone() {
         let t = template("  Q: {{ question }} n={{ n }} l={{ l }}\n");
         let r = record(json!({"question": "{{ 7*7 }}", "n": 3, "l": [1, "a"]}));
-        let got = messages(&t, &r, &[]).unwrap();
+        let got = messages(&t, &r, &[], &[]).unwrap();
         assert_eq!(got[1]["content"], "Q: {{ 7*7 }} n=3 l=[1, \"a\"]");
         assert_eq!(got[0], json!({"role": "system", "content": "Be brief."}));
     }
@@ -160,7 +192,7 @@ mod tests {
     #[test]
     fn a_missing_field_is_named_with_message_and_line() {
         let t = template("Doc: {{ document }}\n\nQ: {{ question | upper }}");
-        let err = messages(&t, &record(json!({"document": "d"})), &[]).unwrap_err();
+        let err = messages(&t, &record(json!({"document": "d"})), &[], &[]).unwrap_err();
         assert_eq!(
             err,
             "template 'answer.yaml' needs field 'question', which the record lacks (user message 2, line 3)"
@@ -172,8 +204,11 @@ mod tests {
         let t = template("{{ document }}");
         let binds = [Bind::parse("document=summary").unwrap()];
         let r = record(json!({"document": "raw", "summary": "short"}));
-        assert_eq!(messages(&t, &r, &binds).unwrap()[1]["content"], "short");
-        let err = messages(&t, &record(json!({"document": "raw"})), &binds).unwrap_err();
+        assert_eq!(
+            messages(&t, &r, &binds, &[]).unwrap()[1]["content"],
+            "short"
+        );
+        let err = messages(&t, &record(json!({"document": "raw"})), &binds, &[]).unwrap_err();
         assert!(
             err.contains("needs field 'summary' (bound to variable 'document')"),
             "{err}"
@@ -183,10 +218,25 @@ mod tests {
     }
 
     #[test]
+    fn sets_give_every_record_the_value_and_take_a_fields_place() {
+        let t = template("{{ document }}{% if language %} in {{ language }}{% endif %}");
+        let sets = [Set::parse("language=Japanese").unwrap()];
+        let r = record(json!({"document": "d", "language": "French"}));
+        assert_eq!(
+            messages(&t, &r, &[], &sets).unwrap()[1]["content"],
+            "d in Japanese"
+        );
+        let empty = [Set::parse("language=").unwrap()];
+        assert_eq!(messages(&t, &r, &[], &empty).unwrap()[1]["content"], "d");
+        assert!(Set::parse("=x").is_err());
+        assert!(Set::parse("novalue").is_err());
+    }
+
+    #[test]
     fn guarded_optional_fields_do_not_reject() {
         let t = template("{% if extra is defined %}{{ extra }}{% else %}none{% endif %}");
         assert_eq!(
-            messages(&t, &record(json!({})), &[]).unwrap()[1]["content"],
+            messages(&t, &record(json!({})), &[], &[]).unwrap()[1]["content"],
             "none"
         );
     }

@@ -8,19 +8,26 @@ use ktpipe_common::raw::RawRecord;
 use ktpipe_common::stream::Stream;
 use ktpipe_common::{Located, Outcome, UsageError};
 
+use crate::check::{self, Promise};
 use crate::cli::Cli;
-use crate::render::{self, Bind};
+use crate::render::{self, Bind, Set};
 use crate::template::Template;
 
 /// Runs prompt-render over its inputs.
 pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
     let template = Template::load(&cli.template)?;
     let binds = binds(cli, &template)?;
+    let sets = sets(cli)?;
     if cli.to.is_empty() {
         return Err(UsageError::new("--to needs a field name, got ''").into());
     }
     let label = cli.common.label("prompt-render");
     if cli.check {
+        let promise = Promise {
+            fields: cli.fields.as_deref(),
+            must_read: &cli.must_read,
+        };
+        check::check(&template, &promise, &binds, &sets)?;
         if !cli.common.quiet {
             let _ = writeln!(
                 std::io::stderr().lock(),
@@ -39,7 +46,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         .summary_mut()
         .set("template_sha256", template.sha256.clone());
     stream.for_each(|located: Located<RawRecord>, sink| {
-        match render::messages(&template, &located.record, &binds) {
+        match render::messages(&template, &located.record, &binds, &sets) {
             Ok(messages) => {
                 let mut record = located.record;
                 record.insert(&cli.to, messages);
@@ -73,4 +80,17 @@ fn binds(cli: &Cli, template: &Template) -> Result<Vec<Bind>, UsageError> {
         binds.push(bind);
     }
     Ok(binds)
+}
+
+/// Parses the --set flags; a variable set twice is a usage error.
+fn sets(cli: &Cli) -> Result<Vec<Set>, UsageError> {
+    let mut sets: Vec<Set> = Vec::with_capacity(cli.set.len());
+    for spec in &cli.set {
+        let set = Set::parse(spec).map_err(UsageError::new)?;
+        if sets.iter().any(|s| s.var == set.var) {
+            return Err(UsageError::new(format!("--set sets '{}' twice", set.var)));
+        }
+        sets.push(set);
+    }
+    Ok(sets)
 }

@@ -52,6 +52,9 @@ fn help_has_summary_flags_and_examples() {
             "--to <FIELD>",
             "--bind <VAR=FIELD>",
             "--check",
+            "--set <VAR=VALUE>",
+            "--fields <LIST>",
+            "--must-read <VAR>",
             "--rejects <FILE>",
             "--stage <NAME>",
             "--stats <FILE>",
@@ -244,6 +247,71 @@ fn check_validates_without_reading_input() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn set_gives_every_record_a_value_and_check_holds_a_template_to_its_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = template(
+        &dir,
+        "lang.yaml",
+        "- role: user\n  content: |\n    {{ question }}\n    {% if language %}Reply in {{ language }}.{% endif %}\n",
+    );
+    let out = run(
+        &["--template", &t, "--set", "language=Japanese"],
+        seed("Why?"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        records(&out)[0]["messages"][0]["content"],
+        "Why?\nReply in Japanese."
+    );
+    let out = run(&["--template", &t, "--set", "language="], seed("Why?"));
+    assert_eq!(records(&out)[0]["messages"][0]["content"], "Why?");
+
+    let fields = "document,document_outline,question";
+    let ok = exits_without_eof(&[
+        "--template",
+        &t,
+        "--set",
+        "language=",
+        "--check",
+        "--fields",
+        fields,
+        "--must-read",
+        "question",
+        "--must-read",
+        "language",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--check", "--fields", fields],
+            "reads 'language', which the records of this stage do not carry",
+        ),
+        (
+            &["--set", "language=", "--check", "--fields", "document"],
+            "reads 'question', which the records of this stage do not carry (they carry: document)",
+        ),
+        (
+            &["--check", "--must-read", "document"],
+            "never reads 'document', which this stage needs",
+        ),
+        (&["--set", "=x"], "--set '=x' must look like VAR=VALUE"),
+    ];
+    for (args, want) in cases {
+        let mut all = vec!["--template", t.as_str()];
+        all.extend_from_slice(args);
+        let out = exits_without_eof(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+        if !want.starts_with("--set") {
+            assert!(stderr(&out).contains("lang.yaml"), "{}", stderr(&out));
+        }
+    }
+    // --fields and --must-read only make sense with --check.
+    let out = exits_without_eof(&["--template", &t, "--fields", fields]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
