@@ -67,6 +67,9 @@ _root := justfile_directory()
 # ktpipe command of the Python package sets it to the folder it was run from.
 _base := env("KTPIPE_CALLER_DIR", _root)
 _seed := join(_base, seed)
+# The folders the run writes: with cpt=on each dataset's pre-training folder, named as the
+# reference names them (the dataset without its _qa or _to_qa ending, then _cpt).
+_folders := if cpt == "on" { replace_regex(datasets, '(\w+?)(_to_qa|_qa)?(\s|$)', '${1}_cpt${3}') } else { datasets }
 # The default is the prompts shipped beside this file; another folder is the caller's.
 _prompts := if prompts == "prompts" { "prompts" } else { join(_base, prompts) }
 _out := join(_base, out)
@@ -115,7 +118,7 @@ generate-all: _build (_check _qa_fields)
       wait "${pids[$i]}" || failed+=("${names[$i]}")
     done
     # The report shows failed datasets too, so it is written either way.
-    {{quote(_bin / "run-report")}} --datasets {{quote(datasets)}} {{quote(_out)}} || true
+    {{quote(_bin / "run-report")}} --datasets {{quote(_folders)}} {{quote(_out)}} || true
     if [ ${#failed[@]} -gt 0 ]; then
       echo "generate-all: failed: ${failed[*]}" >&2
       exit 1
@@ -140,7 +143,7 @@ document-qa: _build (_check _qa_fields) _document_based_qa
 
 # The run's report (out/report.html) and a dataset card per dataset (out/<dataset>/README.md); generate-all writes them too.
 report: _build
-    @{{quote(_bin / "run-report")}} --datasets {{quote(datasets)}} {{quote(_out)}}
+    @{{quote(_bin / "run-report")}} --datasets {{quote(_folders)}} {{quote(_out)}}
 
 # generate-all on the sample seed shipped in tests/fixtures.
 generate-sample:
