@@ -89,6 +89,22 @@ const PURPOSES: &[(&str, &str)] = &[
         "document_based_qa",
         "Questions and answers on each seed document as written, kept where a judge found the answer faithful.",
     ),
+    (
+        "extractive_summary_cpt",
+        "Continued pre-training text: the teacher's extractive summaries of each seed document, one row per summary.",
+    ),
+    (
+        "detailed_summary_cpt",
+        "Continued pre-training text: the teacher's detailed summaries of each seed document, one row per summary.",
+    ),
+    (
+        "key_facts_cpt",
+        "Continued pre-training text: the key facts the teacher drew from each seed document, one row per document.",
+    ),
+    (
+        "document_based_cpt",
+        "Continued pre-training text: the seed documents as given.",
+    ),
 ];
 
 /// The card of a complete dataset.
@@ -102,10 +118,13 @@ pub fn card(d: &DatasetView, run: &RunView) -> String {
     );
     let _ = writeln!(w, "license: \"\"");
     let _ = writeln!(w, "pretty_name: {}", yaml(&d.name));
-    let _ = writeln!(
-        w,
-        "task_categories:\n- question-answering\n- text-generation"
-    );
+    // Pre-training text has no questions; the question datasets are question answering.
+    let tasks = if d.name.ends_with("_cpt") {
+        "- text-generation"
+    } else {
+        "- question-answering\n- text-generation"
+    };
+    let _ = writeln!(w, "task_categories:\n{tasks}");
     let _ = writeln!(w, "size_categories:\n- {}", size_category(d.kept));
     let _ = writeln!(w, "tags:\n- synthetic\n- knowledge-tuning\n- ktpipe");
     let _ = writeln!(
