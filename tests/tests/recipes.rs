@@ -9,6 +9,7 @@ mod recipes {
     mod hostile;
     mod local_teacher;
     mod measuring;
+    mod packaging;
     mod pipelines;
     mod quality;
     mod reliability;
