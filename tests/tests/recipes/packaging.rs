@@ -6,8 +6,22 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 
-use super::harness::{DATASETS, read_jsonl, root, sample_seed, stderr};
+use serde_json::Value;
+
+use super::harness::{DATASETS, Mock, read_jsonl, root, sample_seed, stderr};
+
+/// The wheel, built once for the tests of this file.
+fn wheel() -> &'static Path {
+    static WHEEL: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = WHEEL.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = build_wheel(dir.path());
+        (dir, path)
+    });
+    path
+}
 
 /// Builds the wheel into `dir` and returns its path.
 fn build_wheel(dir: &Path) -> PathBuf {
@@ -26,8 +40,9 @@ fn build_wheel(dir: &Path) -> PathBuf {
         .expect("a .whl")
 }
 
-/// A fresh virtual environment with the wheel installed; returns its bin folder.
-fn install(wheel: &Path, venv: &Path) -> PathBuf {
+/// A fresh virtual environment with `wheel` installed (with `extras`, e.g. "[kfp]");
+/// returns its bin folder.
+fn install(wheel: &Path, extras: &str, venv: &Path) -> PathBuf {
     let made = Command::new("python3")
         .args(["-m", "venv"])
         .arg(venv)
@@ -37,7 +52,7 @@ fn install(wheel: &Path, venv: &Path) -> PathBuf {
     let bin = venv.join("bin");
     let out = Command::new(bin.join("pip"))
         .args(["install", "--quiet", "--disable-pip-version-check"])
-        .arg(wheel)
+        .arg(format!("{}{extras}", wheel.display()))
         .output()
         .expect("pip install");
     assert!(out.status.success(), "pip install failed: {}", stderr(&out));
@@ -77,10 +92,9 @@ fn run(cmd: &mut Command) -> Output {
 #[ignore = "slow: a release build and pip; scripts/test runs it"]
 fn packaging_the_wheel_runs_the_recipes_from_any_folder() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let wheel = build_wheel(&dir.path().join("wheel"));
-    let size = std::fs::metadata(&wheel).expect("wheel").len();
+    let size = std::fs::metadata(wheel()).expect("wheel").len();
     assert!(size < 30 * 1024 * 1024, "the wheel is {size} bytes");
-    let bin = install(&wheel, &dir.path().join("venv"));
+    let bin = install(wheel(), "", &dir.path().join("venv"));
 
     // A user's folder, with the seed and the endpoint in .env, nowhere near the checkout.
     let home = dir.path().join("project");
@@ -165,4 +179,83 @@ fn packaging_the_wheel_runs_the_recipes_from_any_folder() {
     );
     let _ = teacher.kill();
     let _ = teacher.wait();
+}
+
+#[test]
+#[ignore = "slow: a release build and pip; scripts/test runs it"]
+fn packaging_the_kfp_pipeline_runs_with_the_local_runner() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = install(wheel(), "[kfp]", &dir.path().join("venv"));
+    let python = bin.join("python");
+
+    // Compiled here, as CI compiles it: the key comes from a secret, never a parameter.
+    let yaml = dir.path().join("pipeline.yaml");
+    let out = Command::new(&python)
+        .args(["-m", "ktpipe.pipeline", "compile"])
+        .arg(&yaml)
+        .output()
+        .expect("compile");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&yaml).expect("pipeline YAML");
+    assert!(
+        text.contains("envVar: TEACHER_MODEL_API_KEY") && text.contains("secretKey: api_key"),
+        "{text}"
+    );
+    assert!(
+        !text.to_lowercase().contains("api_key:\n")
+            && !text.contains("parameterType: STRING\n      api")
+    );
+    for dataset in DATASETS.iter() {
+        assert!(
+            text.contains(&format!("{dataset}:")),
+            "the component returns {dataset}"
+        );
+    }
+
+    // The pipeline on KFP's local runner, against the mock: its artifacts hold the datasets.
+    let mock = Mock::start(&[]);
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "ktpipe.pipeline",
+            "run-local",
+            "--n-summaries",
+            "2",
+            "--model",
+            "mock-teacher",
+        ])
+        .arg("--seed")
+        .arg(sample_seed())
+        .args(["--base-url", &mock.base_url])
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .current_dir(dir.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .output()
+        .expect("run-local");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // KFP logs the run on stdout; the artifacts' paths are the last line.
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let last = said.lines().last().unwrap_or_default();
+    let artifacts: Value = serde_json::from_str(last).expect("artifact paths as JSON");
+    for dataset in DATASETS.iter() {
+        let folder = PathBuf::from(artifacts[dataset.as_str()].as_str().expect("a path"));
+        let rows = read_jsonl(&folder.join("gen.jsonl"));
+        assert!(!rows.is_empty(), "{dataset}: no rows in the artifact");
+        assert!(
+            folder.join("rejects.jsonl").exists() && folder.join("README.md").exists(),
+            "{dataset}"
+        );
+    }
+    let report =
+        std::fs::read_to_string(artifacts["report"].as_str().expect("a path")).expect("report");
+    assert!(report.contains("ktpipe run report"));
+    assert!(mock.requests() > 0);
 }
