@@ -128,20 +128,15 @@ impl Reader {
             }
             self.line += 1;
             let source = Arc::clone(name);
-            // Most lines lie whole in the read buffer: parsed where they are, found with a
-            // vectorised search. A line cut by the buffer's end is gathered in `buf`.
-            if let Some(end) = memchr::memchr(b'\n', available) {
-                let parsed = located(parse, &available[..=end], source, self.line);
-                input.stream.consume(end + 1);
-                return Ok(Some(parsed));
-            }
             self.buf.clear();
             let n = (&mut input.stream)
                 .take(MAX_LINE_BYTES + 1)
                 .read_until(b'\n', &mut self.buf)
                 .with_context(|| format!("reading '{source}'"))?;
             if n as u64 > MAX_LINE_BYTES {
-                skip_rest_of_line(&mut input.stream)
+                input
+                    .stream
+                    .skip_until(b'\n')
                     .with_context(|| format!("reading '{source}'"))?;
                 return Ok(Some(Err(malformed(
                     source,
@@ -191,21 +186,6 @@ fn malformed(source: Arc<str>, line: u64, kind: Malformed, text: &[u8]) -> ReadE
         line,
         kind,
         raw,
-    }
-}
-
-fn skip_rest_of_line(stream: &mut impl BufRead) -> std::io::Result<()> {
-    loop {
-        let buf = stream.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(());
-        }
-        if let Some(pos) = memchr::memchr(b'\n', buf) {
-            stream.consume(pos + 1);
-            return Ok(());
-        }
-        let len = buf.len();
-        stream.consume(len);
     }
 }
 
