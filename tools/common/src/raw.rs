@@ -15,7 +15,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::Record;
-use crate::reader::{Malformed, line_text, parse_line};
+use crate::reader::{Malformed, line_text, parse_line, parse_text};
 
 /// What the record loops read and write: a record decoded (`Record`) or kept as the line
 /// it was read from (`RawRecord`).
@@ -81,8 +81,8 @@ impl RawRecord {
         // surrogate escape, a number beyond an f64, deep nesting): decoding the line once
         // makes such a line malformed here, where its place is known, not in the stage
         // that reads the field.
-        parse_line(line)?;
         let text = line_text(line)?;
+        parse_text(text)?;
         // A map keeps a repeated name in its first place with the later value, as `Record`.
         let found: IndexMap<String, &RawValue> =
             serde_json::from_str(text).map_err(|err| Malformed::NotJson(err.to_string()))?;

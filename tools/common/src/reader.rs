@@ -207,7 +207,12 @@ fn trim_newline(mut line: &[u8]) -> &[u8] {
 
 /// Parses one line (with or without its `\n` / `\r\n`) into a record.
 pub fn parse_line(line: &[u8]) -> Result<Record, Malformed> {
-    match serde_json::from_str::<Value>(line_text(line)?) {
+    parse_text(line_text(line)?)
+}
+
+/// Decodes the text of one line, checked by `line_text`, into a record.
+pub(crate) fn parse_text(text: &str) -> Result<Record, Malformed> {
+    match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(Malformed::NotObject(json_type(&other))),
         Err(err) => Err(Malformed::NotJson(err.to_string())),
