@@ -2,21 +2,29 @@
 //! on every machine and in every version of ktpipe. Used for `seed_id`, shard keys and the
 //! response cache.
 
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::json::{write_array, write_object, write_value};
-
-/// Writes `value` as JSON with object keys sorted, the canonical form that is hashed.
+/// Writes `value` as compact JSON with object keys sorted, the canonical form that is hashed.
 pub fn canonical_json(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by_key(|(key, _)| *key);
-            write_object(members, out, canonical_json);
+    serde_json::to_writer(out, &Canonical(value)).expect("a Value writes to a Vec");
+}
+
+/// A value that serialises with the keys of every object in sorted order.
+struct Canonical<'a>(&'a Value);
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let mut members: Vec<(&String, &Value)> = map.iter().collect();
+                members.sort_by_key(|(key, _)| *key);
+                serializer.collect_map(members.into_iter().map(|(k, v)| (k, Canonical(v))))
+            }
+            Value::Array(items) => serializer.collect_seq(items.iter().map(Canonical)),
+            scalar => scalar.serialize(serializer),
         }
-        Value::Array(items) => write_array(items, out, canonical_json),
-        scalar => write_value(scalar, out),
     }
 }
 

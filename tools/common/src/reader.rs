@@ -128,20 +128,15 @@ impl Reader {
             }
             self.line += 1;
             let source = Arc::clone(name);
-            // Most lines lie whole in the read buffer: parsed where they are, found with a
-            // vectorised search. A line cut by the buffer's end is gathered in `buf`.
-            if let Some(end) = memchr::memchr(b'\n', available) {
-                let parsed = located(parse, &available[..=end], source, self.line);
-                input.stream.consume(end + 1);
-                return Ok(Some(parsed));
-            }
             self.buf.clear();
             let n = (&mut input.stream)
                 .take(MAX_LINE_BYTES + 1)
                 .read_until(b'\n', &mut self.buf)
                 .with_context(|| format!("reading '{source}'"))?;
             if n as u64 > MAX_LINE_BYTES {
-                skip_rest_of_line(&mut input.stream)
+                input
+                    .stream
+                    .skip_until(b'\n')
                     .with_context(|| format!("reading '{source}'"))?;
                 return Ok(Some(Err(malformed(
                     source,
@@ -194,21 +189,6 @@ fn malformed(source: Arc<str>, line: u64, kind: Malformed, text: &[u8]) -> ReadE
     }
 }
 
-fn skip_rest_of_line(stream: &mut impl BufRead) -> std::io::Result<()> {
-    loop {
-        let buf = stream.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(());
-        }
-        if let Some(pos) = memchr::memchr(b'\n', buf) {
-            stream.consume(pos + 1);
-            return Ok(());
-        }
-        let len = buf.len();
-        stream.consume(len);
-    }
-}
-
 /// The text of one line without its newline; an error when it is not UTF-8 or blank.
 pub(crate) fn line_text(line: &[u8]) -> Result<&str, Malformed> {
     let text = std::str::from_utf8(trim_newline(line)).map_err(|_| Malformed::InvalidUtf8)?;
@@ -227,7 +207,12 @@ fn trim_newline(mut line: &[u8]) -> &[u8] {
 
 /// Parses one line (with or without its `\n` / `\r\n`) into a record.
 pub fn parse_line(line: &[u8]) -> Result<Record, Malformed> {
-    match serde_json::from_str::<Value>(line_text(line)?) {
+    parse_text(line_text(line)?)
+}
+
+/// Decodes the text of one line, checked by `line_text`, into a record.
+pub(crate) fn parse_text(text: &str) -> Result<Record, Malformed> {
+    match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(Malformed::NotObject(json_type(&other))),
         Err(err) => Err(Malformed::NotJson(err.to_string())),

@@ -7,7 +7,6 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::Record;
-use crate::json::{write_object, write_value};
 use crate::raw::LineRecord;
 
 /// Buffered records beyond this many bytes go to the sink before more are taken: as much
@@ -80,7 +79,7 @@ impl<W: Write> Drop for Writer<W> {
 
 /// Appends `record` as one JSONL line to `out`.
 pub fn encode_record(record: &Record, out: &mut Vec<u8>) {
-    write_object(record, out, write_value);
+    serde_json::to_writer(&mut *out, record).expect("a record writes to a Vec");
     out.push(b'\n');
 }
 
@@ -93,8 +92,7 @@ pub fn write_record(out: &mut impl Write, record: &Record) -> io::Result<()> {
 
 /// Serialises any JSON value as one JSONL line into a byte vector.
 pub fn to_line(value: &Value) -> Vec<u8> {
-    let mut line = Vec::new();
-    write_value(value, &mut line);
+    let mut line = serde_json::to_vec(value).expect("a Value writes to a Vec");
     line.push(b'\n');
     line
 }

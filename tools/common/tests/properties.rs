@@ -1,6 +1,7 @@
 //! Property tests of the JSONL reader over arbitrary bytes: it never panics, every line is
 //! either a record or an error naming its line, and valid objects read back unchanged;
-//! a `RawRecord` of any line says what `parse_line` says, and writes back what it read.
+//! a `RawRecord` of any line, near misses of JSON among them, says what `parse_line` says,
+//! and writes back what it read.
 //! `scripts/fuzz` runs these with many more cases.
 
 #![allow(clippy::unwrap_used)] // a test may unwrap: a panic is a failed case
@@ -39,6 +40,86 @@ fn object() -> impl Strategy<Value = Map<String, Value>> {
         ".*".prop_map(Value::String),
     ];
     prop::collection::btree_map(".*", leaf, 0..6).prop_map(|m| m.into_iter().collect())
+}
+
+/// Any JSON value, with strings and numbers near the edges of the grammar.
+fn json_value() -> impl Strategy<Value = Value> {
+    let text = prop::collection::vec(
+        prop_oneof![
+            Just('"'),
+            Just('\\'),
+            Just('\n'),
+            Just('\u{1}'),
+            Just('/'),
+            Just('a'),
+            Just('é'),
+            Just('🦀'),
+        ],
+        0..12,
+    )
+    .prop_map(|chars| chars.into_iter().collect::<String>());
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        // Numbers with a 0 before the edits: 01 and 0. are near misses.
+        (0i64..3).prop_map(Value::from),
+        Just(Value::from(0.25)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        text.clone().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+            prop::collection::vec((text.clone(), inner), 0..6)
+                .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+        ]
+    })
+}
+
+/// JSON text of `value`, compact or pretty, then edited to make near misses: at each
+/// place given, a character cut out (None) or one put in.
+fn text_of(value: &Value, pretty: bool, edits: &[(usize, Option<char>)]) -> String {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    }
+    .unwrap();
+    let mut chars: Vec<char> = text.chars().collect();
+    for &(at, put) in edits {
+        let at = at % (chars.len() + 1);
+        match put {
+            Some(c) => chars.insert(at, c),
+            None if at < chars.len() => drop(chars.remove(at)),
+            None => {}
+        }
+    }
+    chars.into_iter().collect()
+}
+
+/// A `RawRecord` of `text` against serde_json: the same record or the same error, and a
+/// line serde_json wrote (compact, no repeated name) comes back byte for byte.
+fn raw_agrees(text: &str) -> Result<(), TestCaseError> {
+    let raw = RawRecord::parse(text.as_bytes());
+    let decoded = parse_line(text.as_bytes());
+    prop_assert_eq!(
+        raw.as_ref().map(RawRecord::to_record).map_err(Clone::clone),
+        decoded.clone()
+    );
+    if let (Ok(raw), Ok(record)) = (raw, decoded) {
+        let mut written = Vec::new();
+        raw.write_line(&mut written);
+        if serde_json::to_string(&record).unwrap() == text {
+            prop_assert_eq!(written, format!("{text}\n").into_bytes());
+        } else {
+            // Values keep their text as read; the line still reads as the same record.
+            prop_assert_eq!(parse_line(&written).unwrap(), record);
+        }
+    }
+    Ok(())
 }
 
 proptest! {
@@ -99,5 +180,48 @@ proptest! {
             }
         }
         prop_assert_eq!(seen as usize, expected_lines);
+    }
+}
+
+proptest! {
+    // Near misses are where a record type and serde_json could part: more cases here,
+    // and at least as many as PROPTEST_CASES asks for (scripts/fuzz).
+    #![proptest_config(ProptestConfig {
+        cases: ProptestConfig::default().cases.max(2000),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn raw_records_agree_with_serde_json_on_near_misses(
+        fields in prop::collection::vec(("[a-z\"\\\\]{0,4}", json_value()), 0..6),
+        pretty in any::<bool>(),
+        edits in prop::collection::vec((any::<usize>(), prop::option::of(prop_oneof![
+            Just('"'), Just('\\'), Just(','), Just(':'), Just('{'), Just('}'), Just('['),
+            Just(']'), Just('0'), Just('1'), Just('-'), Just('.'), Just('e'), Just(' '),
+            Just('\t'), Just('\u{1}'), Just('u'), Just('n'),
+        ])), 0..3),
+    ) {
+        let value = Value::Object(fields.into_iter().collect());
+        raw_agrees(&text_of(&value, pretty, &edits))?;
+    }
+
+    #[test]
+    fn raw_records_agree_with_serde_json_on_numbers_and_escapes(
+        number in "-?[0-9]{0,3}(\\.[0-9]{0,2})?([eE][-+]?[0-9]{0,3})?[0-9.eE+-]?",
+        pieces in prop::collection::vec(prop_oneof![
+            Just("a"), Just("é"), Just("\\\""), Just("\\\\"), Just("\\/"), Just("\\n"),
+            Just("\\u00e9"), Just("\\ud83d"), Just("\\ude00"), Just("\\uDBFF"),
+            Just("\\udc00"), Just("\\u12"), Just("\\x"), Just("\u{1}"), Just("\t"),
+            Just("\\"), Just("\""),
+        ], 0..6),
+    ) {
+        let string = pieces.concat();
+        for text in [
+            format!("{{\"n\":{number}}}"),
+            format!("{{\"s\":\"{string}\"}}"),
+            format!("{{\"k{string}\":1,\"k{string}\":[{number}]}}"),
+        ] {
+            raw_agrees(&text)?;
+        }
     }
 }

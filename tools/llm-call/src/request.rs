@@ -2,7 +2,6 @@
 //! straight from the record's messages, and the cache key that identifies a request whatever
 //! its `n` (so raising `-n` finds the choices already paid for).
 
-use ktpipe_common::json::{write_str, write_value};
 use serde_json::{Map, Value};
 
 /// Request fields the tool sets itself; `--extra-body` may not set them.
@@ -67,9 +66,9 @@ impl Spec {
         let mut out = Vec::with_capacity(512 + messages_len(messages));
         let mut field = |name: &str, value: &Value| {
             out.push(if out.is_empty() { b'{' } else { b',' });
-            write_str(name, &mut out);
+            serde_json::to_writer(&mut out, name).expect("a string writes to a Vec");
             out.push(b':');
-            write_value(value, &mut out);
+            serde_json::to_writer(&mut out, value).expect("a Value writes to a Vec");
         };
         field("model", &Value::from(self.model.as_str()));
         field("messages", messages);
