@@ -11,7 +11,7 @@ use ktpipe_common::UsageError;
 use rusqlite::Connection;
 
 use crate::commit::{Labels, Writer};
-use crate::reply::Choice;
+use crate::reply::{Choice, Tokens};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS choices (
@@ -40,10 +40,8 @@ pub struct Call {
     pub attempt: u32,
     /// Wall time of the request.
     pub latency_ms: f64,
-    /// Prompt tokens reported.
-    pub prompt_tokens: u64,
-    /// Completion tokens reported.
-    pub completion_tokens: u64,
+    /// Token counts the teacher reported (NULL in the table when it reported none).
+    pub tokens: Option<Tokens>,
     /// What went wrong, scrubbed of the key.
     pub error: Option<String>,
 }
@@ -248,8 +246,20 @@ pub(crate) mod tests {
             status: "200".into(),
             attempt: 1,
             latency_ms: 1.5,
-            prompt_tokens: 3,
-            completion_tokens: 4,
+            tokens: Some(Tokens {
+                prompt: 3,
+                completion: 4,
+            }),
+            error: None,
+        }));
+        tx.send(Row::Call(Call {
+            at: SystemTime::now(),
+            key: key.clone(),
+            n: 2,
+            status: "200".into(),
+            attempt: 1,
+            latency_ms: 1.5,
+            tokens: None,
             error: None,
         }));
         drop(tx);
@@ -268,7 +278,17 @@ pub(crate) mod tests {
                 r.get(0)
             })
             .expect("count");
-        assert_eq!(calls, 1);
+        assert_eq!(calls, 2);
+        // Counts the teacher did not report are NULL, so sums leave them out, not as 0.
+        let (known, sum): (i64, i64) = lookup
+            .conn
+            .query_row(
+                "SELECT count(prompt_tokens), sum(completion_tokens) FROM calls",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("sums");
+        assert_eq!((known, sum), (1, 4));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::commit::Writer;
 use crate::inflight::{self, Role};
 use crate::progress::{Counters, bump};
 use crate::records::{self, Fields};
-use crate::reply::{Choice, Reply};
+use crate::reply::{Choice, Reply, Tokens};
 use crate::request::Spec;
 use crate::retry::Backoff;
 use crate::sink::Outcome;
@@ -259,7 +259,7 @@ impl Ctx {
             let want = missing.len() as u32;
             let seed = self.spec.seed.map(|s| s.wrapping_add(first as u64));
             let body = Bytes::from(self.spec.body(messages, want, seed));
-            let Some((result, sent)) = self.send(body).await else {
+            let Some((result, sent)) = self.send(body, failures).await else {
                 return Ending::Stopped;
             };
             let result = result.and_then(|reply| self.take(reply, &missing, slots, key));
@@ -320,8 +320,9 @@ impl Ctx {
         }
     }
 
-    /// Sends one request within the budget; None when the run stopped first.
-    async fn send(&self, body: Bytes) -> Option<(Result<Reply, Failure>, Sent)> {
+    /// Sends one request, after `failures` failed attempts, within the budget; None when
+    /// the run stopped first.
+    async fn send(&self, body: Bytes, failures: u32) -> Option<(Result<Reply, Failure>, Sent)> {
         let waiting = self.backlog.enter();
         let slot = tokio::select! {
             biased;
@@ -336,24 +337,24 @@ impl Ctx {
         bump(&self.counters.requests);
         let at = SystemTime::now();
         let started = Instant::now();
-        let result = self.client.send(body).await;
+        let result = self.client.send(body, failures).await;
         drop(slot);
         self.counters.in_flight.fetch_sub(1, Relaxed);
-        let (prompt_tokens, completion_tokens) = match &result {
-            Ok(reply) => (reply.prompt_tokens, reply.completion_tokens),
-            Err(_) => (0, 0),
+        let tokens = match &result {
+            Ok(reply) => {
+                self.counters.count_tokens(reply.tokens);
+                reply.tokens
+            }
+            Err(Failure::Hung(_)) => {
+                bump(&self.counters.hung);
+                None
+            }
+            Err(_) => None,
         };
-        self.counters
-            .prompt_tokens
-            .fetch_add(prompt_tokens, Relaxed);
-        self.counters
-            .completion_tokens
-            .fetch_add(completion_tokens, Relaxed);
         let sent = Sent {
             at,
             latency: started.elapsed(),
-            prompt_tokens,
-            completion_tokens,
+            tokens,
         };
         Some((result, sent))
     }
@@ -431,8 +432,7 @@ impl Ctx {
             status,
             attempt,
             latency_ms: sent.latency.as_secs_f64() * 1000.0,
-            prompt_tokens: sent.prompt_tokens,
-            completion_tokens: sent.completion_tokens,
+            tokens: sent.tokens,
             error,
         }));
     }
@@ -450,8 +450,8 @@ impl Ctx {
 struct Sent {
     at: SystemTime,
     latency: Duration,
-    prompt_tokens: u64,
-    completion_tokens: u64,
+    /// What the teacher reported; None for a failure or a reply without usage.
+    tokens: Option<Tokens>,
 }
 
 /// Resolves once the run is stopping.

@@ -23,8 +23,10 @@ Cache (SQLite, shared safely by several processes; query it with sqlite3):
   calls(id INTEGER PRIMARY KEY, at TEXT, stage TEXT, model TEXT, key TEXT, n INTEGER,
         status TEXT, attempts INTEGER, latency_ms REAL, prompt_tokens INTEGER,
         completion_tokens INTEGER, error TEXT)
-      one row per HTTP request sent: status is the HTTP code or 'timeout', 'connect',
-      'transport', 'malformed', 'idle'; attempts is this request's attempt number
+      one row per HTTP request sent: status is the HTTP code or 'timeout', 'hung',
+      'connect', 'transport', 'malformed', 'idle'; attempts is this request's attempt
+      number; the token counts are NULL when the teacher reported none (a failed request,
+      or a streamed reply from a server that sends no usage), never 0
   rejected(key TEXT, policy TEXT, reason TEXT, created_at TEXT, PRIMARY KEY(key, policy))
       requests whose replies all came back empty, cut or off-format: a rerun rejects their
       records again without asking (--cache-salt asks again)
@@ -64,15 +66,33 @@ pub struct Cli {
 
     /// Seconds to wait for a whole reply (default 600), or with --stream for the reply to
     /// start (default 120), before the request counts as a timeout and is retried.
+    ///
+    /// A whole reply that hangs is retried sooner, after the hang bound (--hedge-after).
     #[arg(long, value_name = "SECS", help_heading = "Endpoint")]
     pub timeout: Option<f64>,
+
+    /// Abandon and resend a whole reply that has not come after the longer of SECS and
+    /// 4 × the slowest reply so far (0: only --timeout).
+    ///
+    /// The bound doubles with each retry of the same request, so a long generation that is
+    /// merely slow gets its time on the next try; until a first reply has come, only
+    /// --timeout applies. Streamed replies have --idle-timeout instead.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 5.0,
+        help_heading = "Endpoint"
+    )]
+    pub hedge_after: f64,
 
     /// Ask for streamed replies: one that sends nothing for --idle-timeout is retried at
     /// once, however long it has run.
     ///
     /// Whole replies are the default: the client wakes once per reply instead of once per
-    /// piece of text, and the teacher sends no event per token. Streaming suits a teacher
-    /// that may leave requests hanging; a long generation that keeps sending is never cut.
+    /// piece of text, and the teacher sends no event per token; one that never comes is
+    /// abandoned after the hang bound (--hedge-after). Streaming tells a silent teacher
+    /// from a long generation within --idle-timeout, however slow the stage's replies; a
+    /// long generation that keeps sending is never cut.
     #[arg(long, overrides_with = "no_stream", help_heading = "Endpoint")]
     pub stream: bool,
 

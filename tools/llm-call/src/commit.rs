@@ -233,8 +233,8 @@ impl State {
                             c.status,
                             c.attempt,
                             c.latency_ms,
-                            c.prompt_tokens,
-                            c.completion_tokens,
+                            c.tokens.map(|t| t.prompt),
+                            c.tokens.map(|t| t.completion),
                             c.error
                         ])?;
                     }

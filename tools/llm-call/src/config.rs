@@ -144,6 +144,14 @@ fn timeout(secs: f64) -> anyhow::Result<Duration> {
     seconds("--timeout", secs)
 }
 
+/// `--hedge-after`: the least hang bound of a whole reply, or None (0) for none.
+pub fn hedge_after(secs: f64) -> anyhow::Result<Option<Duration>> {
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    seconds("--hedge-after", secs).map(Some)
+}
+
 /// The `--expect` pattern, compiled; a bad one is a usage error.
 pub fn expect(pattern: Option<&str>) -> anyhow::Result<Option<fancy_regex::Regex>> {
     pattern
@@ -239,5 +247,18 @@ mod tests {
         assert!(timeout(0.0).is_err());
         assert!(timeout(f64::NAN).is_err());
         assert_eq!(timeout(1.5).expect("ok"), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn hang_hedging_is_on_by_default_and_0_turns_it_off() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["llm-call"]).expect("parses");
+        assert_eq!(
+            hedge_after(cli.hedge_after).expect("valid"),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(hedge_after(0.0).expect("valid"), None);
+        assert!(hedge_after(-1.0).is_err());
+        assert!(hedge_after(f64::NAN).is_err());
     }
 }

@@ -12,6 +12,7 @@ mod config;
 mod dotenv;
 mod endpoints;
 mod feed;
+mod hedge;
 mod inflight;
 mod progress;
 mod records;

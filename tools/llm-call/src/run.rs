@@ -89,6 +89,7 @@ fn prepare(
             Transport {
                 stream: cli.stream,
                 idle: config::seconds("--idle-timeout", cli.idle_timeout)?,
+                hedge_after: config::hedge_after(cli.hedge_after)?,
                 max_reply_bytes: usize::try_from(cli.max_reply_bytes).unwrap_or(usize::MAX),
             },
         ),
