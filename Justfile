@@ -33,7 +33,8 @@ token_cap := env("token_cap", "0")
 # "on" asks for streamed replies: one that stays silent for idle_timeout seconds is retried
 # at once. "off" (whole replies) costs the client and the teacher less per reply; one the
 # teacher never answers is sent again after the longer of 5 s and 4 × the slowest reply of
-# its stage (llm-call --hedge-after, which llm_flags can set).
+# its stage, or a minute before its first reply (llm-call --hedge-after, which llm_flags
+# can set).
 stream := env("stream", "off")
 # Seconds a streamed reply may stay silent before llm-call abandons and retries it.
 idle_timeout := env("idle_timeout", "30")

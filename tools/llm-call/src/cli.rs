@@ -75,8 +75,8 @@ pub struct Cli {
     /// 4 × the slowest reply so far (0: only --timeout).
     ///
     /// The bound doubles with each retry of the same request, so a long generation that is
-    /// merely slow gets its time on the next try; until a first reply has come, only
-    /// --timeout applies. Streamed replies have --idle-timeout instead.
+    /// merely slow gets its time on the next try; until a first reply has come, it is a
+    /// tenth of --timeout (at least SECS). Streamed replies have --idle-timeout instead.
     #[arg(
         long,
         value_name = "SECS",

@@ -3,7 +3,9 @@
 //! instead of being waited out to `--timeout`. The bound is the longer of a floor and
 //! [`FACTOR`] times the slowest reply so far, doubled for each earlier failure of the same
 //! request, so a long generation that is merely slow gets its time on the next try. Until a
-//! first reply has come nothing is known, and only the timeout applies.
+//! first reply has come, the bound is a tenth of the timeout (at least the floor): a stage
+//! whose only request hangs still ends it in a minute, not ten, while a slow teacher's
+//! first replies get a long allowance before anything is cut.
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,6 +17,9 @@ use crate::client::Failure;
 
 /// How many times the slowest reply so far a request may take before it counts as hung.
 pub const FACTOR: u32 = 4;
+
+/// Before a first reply, a request counts as hung after the timeout divided by this.
+pub const FIRST_SHARE: u32 = 10;
 
 /// The hang bound of one process: its floor and the slowest reply seen.
 pub struct Hedge {
@@ -77,26 +82,31 @@ impl Hedge {
 
     /// How long a request may wait, and what it is when it waited that long.
     fn limit(&self, slowest: Duration, timeout: Duration, failures: u32) -> (Duration, Failure) {
-        match self.floor.filter(|_| !slowest.is_zero()) {
-            Some(floor) => {
-                let bound = bound(floor, slowest, failures);
-                if bound < timeout {
-                    (bound, Failure::Hung(bound))
-                } else {
-                    (timeout, Failure::Timeout)
-                }
-            }
-            None => (timeout, Failure::Timeout),
+        let Some(floor) = self.floor else {
+            return (timeout, Failure::Timeout);
+        };
+        let bound = if slowest.is_zero() {
+            grown(floor.max(timeout / FIRST_SHARE), failures)
+        } else {
+            bound(floor, slowest, failures)
+        };
+        if bound < timeout {
+            (bound, Failure::Hung(bound))
+        } else {
+            (timeout, Failure::Timeout)
         }
     }
 }
 
 /// The hang bound: the longer of `floor` and [`FACTOR`] × `slowest`, doubled per failure.
 pub fn bound(floor: Duration, slowest: Duration, failures: u32) -> Duration {
+    grown(floor.max(slowest.saturating_mul(FACTOR)), failures)
+}
+
+/// `bound` doubled for each of `failures`.
+fn grown(bound: Duration, failures: u32) -> Duration {
     let growth = 1u32.checked_shl(failures.min(16)).unwrap_or(u32::MAX);
-    floor
-        .max(slowest.saturating_mul(FACTOR))
-        .saturating_mul(growth)
+    bound.saturating_mul(growth)
 }
 
 #[cfg(test)]
@@ -115,12 +125,29 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_hung_before_a_first_reply_or_past_the_timeout() {
-        let hedge = Hedge::new(Some(S(10)));
+    fn before_a_first_reply_a_tenth_of_the_timeout_bounds_a_hang() {
+        let hedge = Hedge::new(Some(S(5)));
         assert_eq!(
             hedge.limit(Duration::ZERO, S(600), 0),
+            (S(60), Failure::Hung(S(60)))
+        );
+        assert_eq!(
+            hedge.limit(Duration::ZERO, S(600), 1),
+            (S(120), Failure::Hung(S(120)))
+        );
+        assert_eq!(
+            hedge.limit(Duration::ZERO, S(600), 4),
             (S(600), Failure::Timeout)
         );
+        assert_eq!(
+            hedge.limit(Duration::ZERO, S(20), 0),
+            (S(5), Failure::Hung(S(5)))
+        );
+    }
+
+    #[test]
+    fn past_the_timeout_or_with_hedging_off_only_the_timeout_applies() {
+        let hedge = Hedge::new(Some(S(10)));
         assert_eq!(hedge.limit(S(2), S(600), 0), (S(10), Failure::Hung(S(10))));
         assert_eq!(hedge.limit(S(200), S(600), 0), (S(600), Failure::Timeout));
         let off = Hedge::new(None);

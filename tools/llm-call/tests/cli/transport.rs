@@ -66,6 +66,46 @@ fn a_whole_reply_that_never_comes_is_abandoned_and_sent_again() {
 }
 
 #[test]
+fn a_hang_before_any_reply_is_bounded_by_a_share_of_the_timeout() {
+    // The only request hangs, so no reply ever shows a bound: a tenth of --timeout does.
+    let hung = mock(Config {
+        faults: Faults {
+            rate_hang: 1.0,
+            ..Faults::default()
+        },
+        hang_secs: 3600,
+        max_faults_per_request: 1,
+        ..Config::default()
+    });
+    let dir = tmp();
+    let out = run(
+        llm(dir.path(), &hung.base_url())
+            .args(["--hedge-after", "0.1", "--timeout", "5"])
+            .args(FAST),
+        records(0, 1),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(lines(&out).len(), 1);
+    let stats = hung.stats();
+    assert_eq!(stats["faults"]["hang"], 1, "{stats}");
+    assert_eq!(stats["requests"], 2, "{stats}");
+    assert_eq!(
+        query(
+            dir.path(),
+            "SELECT count(*) FROM calls WHERE status = 'hung'"
+        ),
+        1
+    );
+    assert_eq!(
+        query(
+            dir.path(),
+            "SELECT count(*) FROM calls WHERE status = 'timeout'"
+        ),
+        0
+    );
+}
+
+#[test]
 fn tokens_a_stream_does_not_report_are_unknown_not_zero() {
     for no_stream_usage in [false, true] {
         let server = mock(Config {
