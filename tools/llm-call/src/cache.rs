@@ -1,12 +1,12 @@
 //! The response cache and call log: one SQLite file (WAL, so several processes share it).
 //! Lookups run on the input thread, one read transaction per batch of records; writes are
-//! committed in batches by the runtime thread (`crate::commit`), so a request costs no
-//! transaction of its own and no thread is woken to write it. Closing commits at once.
+//! committed in batches on a writer thread (`crate::commit`). Closing commits at once.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use anyhow::Context;
 use ktpipe_common::UsageError;
 use rusqlite::Connection;
 
@@ -101,8 +101,8 @@ pub fn open(
         Ok((writer, connect(path)?))
     };
     let (writer, reader) = retry_while_busy(setup)
-        .and_then(|(writer, reader)| Ok((Writer::new(writer, labels)?, reader)))
         .map_err(|e| UsageError::new(format!("cannot open cache '{}': {e}", path.display())))?;
+    let writer = Writer::start(writer, labels).context("starting the cache writer thread")?;
     Ok((
         Cache {
             writer: Arc::new(writer),

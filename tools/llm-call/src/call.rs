@@ -12,7 +12,6 @@ use ktpipe_common::raw::RawRecord;
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
-use crate::backlog::Backlog;
 use crate::budget::Budget;
 use crate::cache::{Call, Row};
 use crate::client::{Client, Failure};
@@ -107,8 +106,6 @@ pub struct Ctx {
     pub backoff: Backoff,
     /// Requests in flight.
     pub budget: Arc<Budget>,
-    /// Records waiting for a slot of the budget.
-    pub backlog: Backlog,
     /// Rows for the cache, when there is one.
     pub cache: Option<Arc<Writer>>,
     /// Live figures.
@@ -323,13 +320,11 @@ impl Ctx {
     /// Sends one request, after `failures` failed attempts, within the budget; None when
     /// the run stopped first.
     async fn send(&self, body: Bytes, failures: u32) -> Option<(Result<Reply, Failure>, Sent)> {
-        let waiting = self.backlog.enter();
         let slot = tokio::select! {
             biased;
             () = stopped(&self.stop) => return None,
             slot = self.budget.acquire() => slot,
         };
-        drop(waiting);
         if self.fatal.raised() {
             return None;
         }

@@ -214,13 +214,10 @@ pub struct Cli {
     #[arg(long, help_heading = "Concurrency")]
     pub unordered: bool,
 
-    /// How long a finished record waits in the output buffer for others to join it, in ms.
+    /// Longest a finished record waits in the output buffer while more keep finishing, in ms.
     ///
-    /// Records that go out together wake the next stage once, not once per record. After
-    /// MS they go out with the next reply, or at twice MS when no reply comes, so that
-    /// the flush costs no wake-up of its own. 0 writes each as soon as nothing else is
-    /// ready. A full buffer (256 KiB, what the pipe to the next stage holds) goes out at
-    /// once, and so does everything at the end of the input.
+    /// Whenever no further record is ready, everything finished goes out at once; so does
+    /// a full buffer (256 KiB, what the pipe to the next stage holds).
     #[arg(
         long,
         value_name = "MS",

@@ -1,7 +1,6 @@
 //! llm-call: sends each record's chat messages to an OpenAI-compatible teacher and writes
 //! the replies, with bounded concurrency, retries, a response cache and ordered output.
 
-mod backlog;
 mod budget;
 mod cache;
 mod call;

@@ -122,7 +122,6 @@ fn prepare(
             max: Duration::from_millis(cli.retry_max_ms),
         },
         budget: Budget::new(cli.concurrency, cli.shared_budget.as_deref())?,
-        backlog: Default::default(),
         cache: cache.as_ref().map(Cache::writer),
         counters: Arc::clone(&counters),
         stop: stop_rx,
@@ -204,10 +203,6 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
         (window, weight),
         out_tx.clone(),
     ));
-    let _commits = ctx
-        .cache
-        .clone()
-        .map(|writer| AbortOnDrop(tokio::spawn(async move { writer.watch().await })));
     let _progress = AbortOnDrop(tokio::spawn(progress::report(
         label.clone(),
         Arc::clone(&ctx.counters),
@@ -268,7 +263,7 @@ async fn abort(
 }
 
 /// Takes items in input order while the window has room (a record takes a place per
-/// choice) and no record taken waits for a slot, and starts a task per record.
+/// choice), and starts a task per record.
 /// Returns the input error that ended it early, if any.
 async fn dispatch(
     ctx: Arc<Ctx>,
@@ -287,14 +282,10 @@ async fn dispatch(
         };
         let next = match batch.next() {
             Some(next) => Some(next),
-            // More input only once every record taken is under way (crate::backlog).
             None => tokio::select! {
                 biased;
                 () = stopped(&ctx.stop) => break,
-                next = async {
-                    ctx.backlog.drained().await;
-                    items.recv().await
-                } => next.and_then(|next| {
+                next = items.recv() => next.and_then(|next| {
                     batch = next.into_iter();
                     batch.next()
                 }),
