@@ -13,16 +13,16 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 
 use crate::budget::Budget;
+use crate::cache::commit::Writer;
+use crate::cache::inflight::{self, Role};
 use crate::cache::{Call, Row};
-use crate::client::{Client, Failure};
-use crate::commit::Writer;
-use crate::inflight::{self, Role};
+use crate::output::Outcome;
 use crate::progress::{Counters, bump};
 use crate::records::{self, Fields};
-use crate::reply::{Choice, Reply, Tokens};
-use crate::request::Spec;
-use crate::retry::Backoff;
-use crate::sink::Outcome;
+use crate::teacher::reply::{Choice, Reply, Tokens};
+use crate::teacher::request::Spec;
+use crate::teacher::retry::Backoff;
+use crate::teacher::{Client, Failure};
 
 /// A record ready to be sent, with what the cache already holds for it.
 pub struct Job {

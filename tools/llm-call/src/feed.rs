@@ -11,11 +11,11 @@ use ktpipe_common::{Located, Reader};
 use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 
+use crate::cache::inflight::Inflight;
 use crate::cache::{Found, Lookup};
 use crate::call::Job;
-use crate::inflight::Inflight;
 use crate::progress::{Counters, warn};
-use crate::request::Spec;
+use crate::teacher::request::Spec;
 
 /// Most items sent in one batch: with the channel's few places, this bounds the records
 /// read ahead of the window.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ktpipe_common::Summary;
 
-use crate::reply::Tokens;
+use crate::teacher::reply::Tokens;
 
 /// Counters shared by every part of the run.
 #[derive(Debug, Default)]

@@ -15,13 +15,13 @@ use crate::budget::Budget;
 use crate::cache::Cache;
 use crate::call::{self, Ctx, stopped};
 use crate::cli::Cli;
-use crate::client::{Client, Transport};
-use crate::config;
 use crate::feed::{self, Batch, Feed, Item};
+use crate::output::{self, Msg, Sink};
 use crate::progress::{self, Counters, Mode};
 use crate::records::Fields;
-use crate::retry::Backoff;
-use crate::sink::{self, Msg, Sink};
+use crate::settings;
+use crate::teacher::retry::Backoff;
+use crate::teacher::{Client, Transport};
 
 /// How long requests in flight may finish after Ctrl-C.
 const GRACE: Duration = Duration::from_secs(5);
@@ -70,7 +70,7 @@ fn prepare(
     label: String,
     started: Instant,
 ) -> anyhow::Result<(Arc<Ctx>, Parts, Option<Cache>)> {
-    let settings = config::resolve(cli)?;
+    let settings = settings::resolve(cli)?;
     ktpipe_common::input::check_exist(&cli.common.inputs)?;
     let rejects = Rejects::open(&label, cli.common.rejects.as_deref())?;
     let (cache, lookup) = match &settings.cache {
@@ -88,8 +88,8 @@ fn prepare(
         client: Client::new(&settings.endpoint, cli.concurrency as usize)?.with_transport(
             Transport {
                 stream: cli.stream,
-                idle: config::seconds("--idle-timeout", cli.idle_timeout)?,
-                hedge_after: config::hedge_after(cli.hedge_after)?,
+                idle: settings::seconds("--idle-timeout", cli.idle_timeout)?,
+                hedge_after: settings::hedge_after(cli.hedge_after)?,
                 max_reply_bytes: usize::try_from(cli.max_reply_bytes).unwrap_or(usize::MAX),
             },
         ),
@@ -109,7 +109,7 @@ fn prepare(
         },
         n: cli.n,
         allow_truncated: cli.allow_truncated,
-        expect: config::expect(cli.expect.as_deref())?,
+        expect: settings::expect(cli.expect.as_deref())?,
         policy: Arc::from(format!(
             "allow_truncated={};expect={}",
             cli.allow_truncated,
@@ -303,8 +303,8 @@ async fn dispatch(
                 count += 1;
                 continue;
             }
-            Item::Malformed(err) => sink::Outcome::Malformed(err),
-            Item::Invalid(located, reason) => sink::Outcome::Reject {
+            Item::Malformed(err) => output::Outcome::Malformed(err),
+            Item::Invalid(located, reason) => output::Outcome::Reject {
                 records: Vec::new(),
                 located,
                 reason,

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::reply::{Choice, Reply, Tokens, split_reasoning};
+use crate::teacher::reply::{Choice, Reply, Tokens, split_reasoning};
 
 /// Builds a reply from streamed chunks.
 #[derive(Debug)]

@@ -3,6 +3,13 @@
 //! never into a URL, and every text shown from the server or the network stack is scrubbed
 //! of it.
 
+pub mod endpoints;
+pub mod hedge;
+pub mod reply;
+pub mod request;
+pub mod retry;
+pub mod stream;
+
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -10,12 +17,12 @@ use bytes::Bytes;
 use ktpipe_common::UsageError;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 
-use crate::config::Endpoint;
-use crate::endpoints::Endpoints;
-use crate::hedge::Hedge;
-use crate::reply::{self, Reply};
-use crate::retry::parse_retry_after;
-use crate::sse::Assembler;
+use crate::settings::Endpoint;
+use crate::teacher::endpoints::Endpoints;
+use crate::teacher::hedge::Hedge;
+use crate::teacher::retry::parse_retry_after;
+use crate::teacher::stream::Assembler;
+use reply::Reply;
 
 /// Longest server error text shown or logged.
 const MAX_ERROR_CHARS: usize = 500;
@@ -25,7 +32,7 @@ const MAX_ERROR_CHARS: usize = 500;
 pub enum Failure {
     /// No reply within the timeout.
     Timeout,
-    /// No whole reply within the hang bound (see `crate::hedge`): abandoned, to be sent again.
+    /// No whole reply within the hang bound (see `crate::teacher::hedge`): abandoned, to be sent again.
     Hung(Duration),
     /// A streamed reply went silent for longer than the idle timeout.
     Silent(Duration),
@@ -122,7 +129,7 @@ pub struct Transport {
     pub stream: bool,
     /// Longest silence within a streamed reply before it is abandoned and retried.
     pub idle: Duration,
-    /// The least hang bound of a whole reply (`crate::hedge`); None: only the timeout.
+    /// The least hang bound of a whole reply (`crate::teacher::hedge`); None: only the timeout.
     pub hedge_after: Option<Duration>,
     /// Most bytes of reply (text in a stream, body otherwise) one request may bring.
     pub max_reply_bytes: usize,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::client::Failure;
+use crate::teacher::Failure;
 
 /// How many times the slowest reply so far a request may take before it counts as hung.
 pub const FACTOR: u32 = 4;

@@ -1,5 +1,5 @@
 //! Stdout, written from the runtime thread. Records are buffered as JSONL until the sink
-//! flushes them (`crate::sink`). When stdout is a pipe, as between the
+//! flushes them (`crate::output`). When stdout is a pipe, as between the
 //! stages of a recipe, it is written without blocking, so no thread has to be woken per
 //! record; anything else (a file, a terminal) is written on a blocking thread, so a slow
 //! reader never stalls the requests in flight.

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::client::Failure;
+use crate::teacher::Failure;
 
 /// Consecutive failures that take a replica out.
 const TRIP_AFTER: u32 = 3;

@@ -1,6 +1,9 @@
 //! The response cache and call log: one SQLite file (WAL, so several processes share it).
 //! Lookups run on the input thread, one read transaction per batch of records; writes are
-//! committed in batches on a writer thread (`crate::commit`). Closing commits at once.
+//! committed in batches on a writer thread (`crate::cache::commit`). Closing commits at once.
+
+pub mod commit;
+pub mod inflight;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,8 +13,8 @@ use anyhow::Context;
 use ktpipe_common::UsageError;
 use rusqlite::Connection;
 
-use crate::commit::{Labels, Writer};
-use crate::reply::{Choice, Tokens};
+use crate::cache::commit::{Labels, Writer};
+use crate::teacher::reply::{Choice, Tokens};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS choices (

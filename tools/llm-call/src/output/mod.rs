@@ -4,6 +4,8 @@
 //! goes out on one rule: when no finished record is ready, or once its oldest record has
 //! waited `--flush-ms` while more kept coming, or when it is full.
 
+pub mod stdout;
+
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -17,8 +19,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
 
+use crate::output::stdout::Stdout;
 use crate::progress::{Counters, bump};
-use crate::stdout::Stdout;
 
 /// What became of one input item.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use ktpipe_common::UsageError;
 
 use crate::cli::Cli;
 use crate::dotenv::Env;
-use crate::request::{self, Spec};
+use crate::teacher::request::{self, Spec};
 
 /// The default wait for a whole reply: long generations at a busy server take minutes.
 const DEFAULT_REPLY_SECS: f64 = 600.0;
