@@ -2,15 +2,15 @@
 //! the missing ones (topping up servers that return fewer than asked), retry failures with
 //! backoff, and turn the result into output records or a reject.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use ktpipe_common::Located;
 use ktpipe_common::raw::RawRecord;
 use serde_json::Value;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::budget::Budget;
 use crate::cache::commit::Writer;
@@ -19,6 +19,7 @@ use crate::cache::{Call, Row};
 use crate::output::Outcome;
 use crate::progress::{Counters, bump};
 use crate::records::{self, Fields};
+use crate::stop::{Fatal, Reach, stopped};
 use crate::teacher::reply::{Choice, Reply, Tokens};
 use crate::teacher::request::Spec;
 use crate::teacher::retry::Backoff;
@@ -39,45 +40,6 @@ pub struct Job {
     /// Whether this record asks the teacher or waits for an identical one that does
     /// (None when the cache already holds every choice, or there is no cache).
     pub role: Option<Role>,
-}
-
-/// A reason to stop the whole run (the teacher refused the key), raised once.
-#[derive(Default)]
-pub struct Fatal {
-    message: OnceLock<String>,
-    notify: Notify,
-}
-
-impl Fatal {
-    /// Raises the alarm; the first message wins.
-    pub fn raise(&self, message: String) {
-        let _ = self.message.set(message);
-        self.notify.notify_waiters();
-    }
-
-    /// True once the alarm is raised.
-    pub fn raised(&self) -> bool {
-        self.message.get().is_some()
-    }
-
-    /// An error with the alarm's message once it is raised.
-    pub fn check(&self) -> anyhow::Result<()> {
-        match self.message.get() {
-            Some(message) => Err(anyhow::anyhow!(message.clone())),
-            None => Ok(()),
-        }
-    }
-
-    /// Waits until the alarm is raised and returns its message.
-    pub async fn wait(&self) -> String {
-        loop {
-            let notified = self.notify.notified();
-            if let Some(message) = self.message.get() {
-                return message.clone();
-            }
-            notified.await;
-        }
-    }
 }
 
 /// What every record's task shares.
@@ -116,34 +78,6 @@ pub struct Ctx {
     pub fatal: Fatal,
     /// Whether the teacher has been reached yet, to tell a down teacher from a flaky one.
     pub reach: Reach,
-}
-
-/// How long connections may fail, before any request has reached the teacher, until the
-/// run stops: a teacher that is down from the start is reported within seconds instead of
-/// after every record has used up its retries.
-const UNREACHABLE_AFTER: Duration = Duration::from_secs(2);
-
-/// Tracks whether any request has reached the teacher.
-#[derive(Default)]
-pub struct Reach {
-    reached: std::sync::atomic::AtomicBool,
-    refused_since: std::sync::Mutex<Option<Instant>>,
-}
-
-impl Reach {
-    /// Notes a request that got an answer of any kind (even an HTTP error).
-    fn reached(&self) {
-        self.reached.store(true, Relaxed);
-    }
-
-    /// Notes a failed connection; true when the teacher looks down from the start.
-    fn refused(&self) -> bool {
-        if self.reached.load(Relaxed) {
-            return false;
-        }
-        let mut since = self.refused_since.lock().unwrap_or_else(|e| e.into_inner());
-        since.get_or_insert_with(Instant::now).elapsed() >= UNREACHABLE_AFTER
-    }
 }
 
 enum Ending {
@@ -447,12 +381,4 @@ struct Sent {
     latency: Duration,
     /// What the teacher reported; None for a failure or a reply without usage.
     tokens: Option<Tokens>,
-}
-
-/// Resolves once the run is stopping.
-pub async fn stopped(stop: &watch::Receiver<bool>) {
-    let mut stop = stop.clone();
-    if stop.wait_for(|s| *s).await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }

@@ -88,9 +88,8 @@ pub struct Cli {
     /// Ask for streamed replies: one that sends nothing for --idle-timeout is retried at
     /// once, however long it has run.
     ///
-    /// Whole replies are the default: the client wakes once per reply instead of once per
-    /// piece of text, and the teacher sends no event per token; one that never comes is
-    /// abandoned after the hang bound (--hedge-after). Streaming tells a silent teacher
+    /// Whole replies are the default, cheaper for the client and the teacher; one that
+    /// never comes is abandoned after the hang bound (--hedge-after). Streaming tells a silent teacher
     /// from a long generation within --idle-timeout, however slow the stage's replies; a
     /// long generation that keeps sending is never cut.
     #[arg(long, overrides_with = "no_stream", help_heading = "Endpoint")]
@@ -196,9 +195,8 @@ pub struct Cli {
     /// Share the --concurrency budget with every llm-call using DIR (created if missing).
     ///
     /// The budget is a set of lock files that the kernel releases when a process dies, so
-    /// a crashed stage never keeps requests from the others. Waiting for it costs no CPU:
-    /// a freed slot is told at once, through a local socket, to one waiting process, each
-    /// in turn. Give every process sharing DIR the same --concurrency.
+    /// a crashed stage never keeps requests from the others; a freed slot goes to the
+    /// waiting processes in turn. Give every process sharing DIR the same --concurrency.
     #[arg(long, value_name = "DIR", help_heading = "Concurrency")]
     pub shared_budget: Option<PathBuf>,
 

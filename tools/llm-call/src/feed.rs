@@ -65,8 +65,7 @@ pub struct Feed {
 
 impl Feed {
     /// Reads until the input ends or the receiver goes away. Records that arrived together
-    /// go over together, so a burst of input wakes the runtime once, not once per record,
-    /// and their cache lookups share one read of the cache.
+    /// go over together, and their cache lookups share one read of the cache.
     pub fn run(mut self, tx: Sender<Batch>) {
         let mut seq = 0u64;
         let mut warned = false;

@@ -12,11 +12,15 @@ mod progress;
 mod records;
 mod run;
 mod settings;
+mod stop;
 mod teacher;
 mod timefmt;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ktpipe_common::exit::main(|cli: &cli::Cli| cli.common.label("llm-call"), run::run)
+    ktpipe_common::exit::main(
+        |cli: &cli::Cli| cli.common.label("llm-call"),
+        |cli| settings::resolve(cli).and_then(run::run),
+    )
 }

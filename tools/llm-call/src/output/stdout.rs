@@ -1,8 +1,7 @@
-//! Stdout, written from the runtime thread. Records are buffered as JSONL until the sink
-//! flushes them (`crate::output`). When stdout is a pipe, as between the
-//! stages of a recipe, it is written without blocking, so no thread has to be woken per
-//! record; anything else (a file, a terminal) is written on a blocking thread, so a slow
-//! reader never stalls the requests in flight.
+//! Stdout, buffered as JSONL until the sink flushes it (`crate::output`). A pipe, as
+//! between the stages of a recipe, is written without blocking from the runtime thread;
+//! anything else (a file, a terminal) on a blocking thread, so a slow reader never stalls
+//! the requests in flight.
 
 use std::io::Write;
 use std::os::fd::AsFd;
