@@ -35,7 +35,10 @@ reasoning := env("reasoning", "off")
 # Upper bound on every stage's max tokens (0 = the recipe defaults); the demo uses it.
 token_cap := env("token_cap", "0")
 # "on" asks for streamed replies: one that stays silent for idle_timeout seconds is retried
-# at once. "off" (whole replies) costs the client and the teacher less per reply.
+# at once. "off" (whole replies) costs the client and the teacher less per reply; one the
+# teacher never answers is sent again after the longer of 5 s and 4 × the slowest reply of
+# its stage, or a minute before its first reply (llm-call --hedge-after, which llm_flags
+# can set).
 stream := env("stream", "off")
 # Seconds a streamed reply may stay silent before llm-call abandons and retries it.
 idle_timeout := env("idle_timeout", "30")

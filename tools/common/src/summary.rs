@@ -74,9 +74,11 @@ impl Summary {
             self.records_in, self.records_out, self.rejected
         );
         for (name, value) in &self.extra {
-            let shown = value
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_string);
+            let shown = match value {
+                Value::String(text) => text.clone(),
+                Value::Null => "unknown".to_string(),
+                other => other.to_string(),
+            };
             line.push_str(&format!(", {shown} {}", name.replace('_', " ")));
         }
         line.push_str(&format!(", {:.2}s", self.started.elapsed().as_secs_f64()));
@@ -113,14 +115,27 @@ const REPORT_COLUMNS: [(&str, &str); 11] = [
     ("peak_rss_mb", "peak MiB"),
 ];
 
+/// The columns that sum the teacher's token counts: where some replies came without
+/// counts (`tokens_unknown` above 0) a sum reads `N+?`, and `?` when none had any.
+const TOKEN_COLUMNS: [&str; 2] = ["prompt_tokens", "completion_tokens"];
+
 /// The recipes' per-stage table from the stages' `--stats` objects, in pipeline order:
 /// the stage name left-aligned, the figures right-aligned, a field a tool does not report
 /// left blank.
 pub fn report(stages: &[Value]) -> String {
-    let cell = |stats: &Value, key: &str| match stats.get(key) {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+    let cell = |stats: &Value, key: &str| {
+        let unknown = TOKEN_COLUMNS.contains(&key)
+            && stats
+                .get("tokens_unknown")
+                .and_then(Value::as_u64)
+                .is_some_and(|n| n > 0);
+        match stats.get(key) {
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Null) if unknown => "?".to_string(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) if unknown => format!("{other}+?"),
+            Some(other) => other.to_string(),
+        }
     };
     let mut rows = vec![REPORT_COLUMNS.map(|(_, title)| title.to_string())];
     rows.extend(
@@ -176,6 +191,42 @@ mod tests {
         assert_eq!(
             lines[2],
             "qa-parse[d/split]    12   30         2                                                   0.5   0.01       9.0"
+        );
+    }
+
+    #[test]
+    fn token_sums_that_miss_replies_say_so() {
+        let stages = [
+            json!({"stage": "a", "prompt_tokens": 1500, "completion_tokens": 900,
+                   "tokens_unknown": 2}),
+            json!({"stage": "b", "prompt_tokens": null, "completion_tokens": null,
+                   "tokens_unknown": 5}),
+            json!({"stage": "c", "prompt_tokens": 7, "completion_tokens": 3,
+                   "tokens_unknown": 0}),
+        ];
+        let table = report(&stages);
+        let cells: Vec<Vec<&str>> = table
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                vec!["a", "1500+?", "900+?"],
+                vec!["b", "?", "?"],
+                vec!["c", "7", "3"]
+            ]
+        );
+        let mut summary = Summary::new("llm-call");
+        summary.set("prompt_tokens", Value::Null);
+        summary.set("tokens_unknown", 5);
+        assert!(
+            summary
+                .line()
+                .contains(", unknown prompt tokens, 5 tokens unknown,"),
+            "{}",
+            summary.line()
         );
     }
 }

@@ -2,28 +2,28 @@
 //! the missing ones (topping up servers that return fewer than asked), retry failures with
 //! backoff, and turn the result into output records or a reject.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use ktpipe_common::Located;
 use ktpipe_common::raw::RawRecord;
 use serde_json::Value;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
-use crate::backlog::Backlog;
 use crate::budget::Budget;
+use crate::cache::commit::Writer;
+use crate::cache::inflight::{self, Role};
 use crate::cache::{Call, Row};
-use crate::client::{Client, Failure};
-use crate::commit::Writer;
-use crate::inflight::{self, Role};
+use crate::output::Outcome;
 use crate::progress::{Counters, bump};
 use crate::records::{self, Fields};
-use crate::reply::{Choice, Reply};
-use crate::request::Spec;
-use crate::retry::Backoff;
-use crate::sink::Outcome;
+use crate::stop::{Fatal, Reach, stopped};
+use crate::teacher::reply::{Choice, Reply, Tokens};
+use crate::teacher::request::Spec;
+use crate::teacher::retry::Backoff;
+use crate::teacher::{Client, Failure};
 
 /// A record ready to be sent, with what the cache already holds for it.
 pub struct Job {
@@ -40,45 +40,6 @@ pub struct Job {
     /// Whether this record asks the teacher or waits for an identical one that does
     /// (None when the cache already holds every choice, or there is no cache).
     pub role: Option<Role>,
-}
-
-/// A reason to stop the whole run (the teacher refused the key), raised once.
-#[derive(Default)]
-pub struct Fatal {
-    message: OnceLock<String>,
-    notify: Notify,
-}
-
-impl Fatal {
-    /// Raises the alarm; the first message wins.
-    pub fn raise(&self, message: String) {
-        let _ = self.message.set(message);
-        self.notify.notify_waiters();
-    }
-
-    /// True once the alarm is raised.
-    pub fn raised(&self) -> bool {
-        self.message.get().is_some()
-    }
-
-    /// An error with the alarm's message once it is raised.
-    pub fn check(&self) -> anyhow::Result<()> {
-        match self.message.get() {
-            Some(message) => Err(anyhow::anyhow!(message.clone())),
-            None => Ok(()),
-        }
-    }
-
-    /// Waits until the alarm is raised and returns its message.
-    pub async fn wait(&self) -> String {
-        loop {
-            let notified = self.notify.notified();
-            if let Some(message) = self.message.get() {
-                return message.clone();
-            }
-            notified.await;
-        }
-    }
 }
 
 /// What every record's task shares.
@@ -107,8 +68,6 @@ pub struct Ctx {
     pub backoff: Backoff,
     /// Requests in flight.
     pub budget: Arc<Budget>,
-    /// Records waiting for a slot of the budget.
-    pub backlog: Backlog,
     /// Rows for the cache, when there is one.
     pub cache: Option<Arc<Writer>>,
     /// Live figures.
@@ -119,34 +78,6 @@ pub struct Ctx {
     pub fatal: Fatal,
     /// Whether the teacher has been reached yet, to tell a down teacher from a flaky one.
     pub reach: Reach,
-}
-
-/// How long connections may fail, before any request has reached the teacher, until the
-/// run stops: a teacher that is down from the start is reported within seconds instead of
-/// after every record has used up its retries.
-const UNREACHABLE_AFTER: Duration = Duration::from_secs(2);
-
-/// Tracks whether any request has reached the teacher.
-#[derive(Default)]
-pub struct Reach {
-    reached: std::sync::atomic::AtomicBool,
-    refused_since: std::sync::Mutex<Option<Instant>>,
-}
-
-impl Reach {
-    /// Notes a request that got an answer of any kind (even an HTTP error).
-    fn reached(&self) {
-        self.reached.store(true, Relaxed);
-    }
-
-    /// Notes a failed connection; true when the teacher looks down from the start.
-    fn refused(&self) -> bool {
-        if self.reached.load(Relaxed) {
-            return false;
-        }
-        let mut since = self.refused_since.lock().unwrap_or_else(|e| e.into_inner());
-        since.get_or_insert_with(Instant::now).elapsed() >= UNREACHABLE_AFTER
-    }
 }
 
 enum Ending {
@@ -259,7 +190,7 @@ impl Ctx {
             let want = missing.len() as u32;
             let seed = self.spec.seed.map(|s| s.wrapping_add(first as u64));
             let body = Bytes::from(self.spec.body(messages, want, seed));
-            let Some((result, sent)) = self.send(body).await else {
+            let Some((result, sent)) = self.send(body, failures).await else {
                 return Ending::Stopped;
             };
             let result = result.and_then(|reply| self.take(reply, &missing, slots, key));
@@ -320,15 +251,14 @@ impl Ctx {
         }
     }
 
-    /// Sends one request within the budget; None when the run stopped first.
-    async fn send(&self, body: Bytes) -> Option<(Result<Reply, Failure>, Sent)> {
-        let waiting = self.backlog.enter();
+    /// Sends one request, after `failures` failed attempts, within the budget; None when
+    /// the run stopped first.
+    async fn send(&self, body: Bytes, failures: u32) -> Option<(Result<Reply, Failure>, Sent)> {
         let slot = tokio::select! {
             biased;
             () = stopped(&self.stop) => return None,
             slot = self.budget.acquire() => slot,
         };
-        drop(waiting);
         if self.fatal.raised() {
             return None;
         }
@@ -336,24 +266,24 @@ impl Ctx {
         bump(&self.counters.requests);
         let at = SystemTime::now();
         let started = Instant::now();
-        let result = self.client.send(body).await;
+        let result = self.client.send(body, failures).await;
         drop(slot);
         self.counters.in_flight.fetch_sub(1, Relaxed);
-        let (prompt_tokens, completion_tokens) = match &result {
-            Ok(reply) => (reply.prompt_tokens, reply.completion_tokens),
-            Err(_) => (0, 0),
+        let tokens = match &result {
+            Ok(reply) => {
+                self.counters.count_tokens(reply.tokens);
+                reply.tokens
+            }
+            Err(Failure::Hung(_)) => {
+                bump(&self.counters.hung);
+                None
+            }
+            Err(_) => None,
         };
-        self.counters
-            .prompt_tokens
-            .fetch_add(prompt_tokens, Relaxed);
-        self.counters
-            .completion_tokens
-            .fetch_add(completion_tokens, Relaxed);
         let sent = Sent {
             at,
             latency: started.elapsed(),
-            prompt_tokens,
-            completion_tokens,
+            tokens,
         };
         Some((result, sent))
     }
@@ -431,8 +361,7 @@ impl Ctx {
             status,
             attempt,
             latency_ms: sent.latency.as_secs_f64() * 1000.0,
-            prompt_tokens: sent.prompt_tokens,
-            completion_tokens: sent.completion_tokens,
+            tokens: sent.tokens,
             error,
         }));
     }
@@ -450,14 +379,6 @@ impl Ctx {
 struct Sent {
     at: SystemTime,
     latency: Duration,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-}
-
-/// Resolves once the run is stopping.
-pub async fn stopped(stop: &watch::Receiver<bool>) {
-    let mut stop = stop.clone();
-    if stop.wait_for(|s| *s).await.is_err() {
-        std::future::pending::<()>().await;
-    }
+    /// What the teacher reported; None for a failure or a reply without usage.
+    tokens: Option<Tokens>,
 }

@@ -23,8 +23,10 @@ Cache (SQLite, shared safely by several processes; query it with sqlite3):
   calls(id INTEGER PRIMARY KEY, at TEXT, stage TEXT, model TEXT, key TEXT, n INTEGER,
         status TEXT, attempts INTEGER, latency_ms REAL, prompt_tokens INTEGER,
         completion_tokens INTEGER, error TEXT)
-      one row per HTTP request sent: status is the HTTP code or 'timeout', 'connect',
-      'transport', 'malformed', 'idle'; attempts is this request's attempt number
+      one row per HTTP request sent: status is the HTTP code or 'timeout', 'hung',
+      'connect', 'transport', 'malformed', 'idle'; attempts is this request's attempt
+      number; the token counts are NULL when the teacher reported none (a failed request,
+      or a streamed reply from a server that sends no usage), never 0
   rejected(key TEXT, policy TEXT, reason TEXT, created_at TEXT, PRIMARY KEY(key, policy))
       requests whose replies all came back empty, cut or off-format: a rerun rejects their
       records again without asking (--cache-salt asks again)
@@ -64,15 +66,32 @@ pub struct Cli {
 
     /// Seconds to wait for a whole reply (default 600), or with --stream for the reply to
     /// start (default 120), before the request counts as a timeout and is retried.
+    ///
+    /// A whole reply that hangs is retried sooner, after the hang bound (--hedge-after).
     #[arg(long, value_name = "SECS", help_heading = "Endpoint")]
     pub timeout: Option<f64>,
+
+    /// Abandon and resend a whole reply that has not come after the longer of SECS and
+    /// 4 × the slowest reply so far (0: only --timeout).
+    ///
+    /// The bound doubles with each retry of the same request, so a long generation that is
+    /// merely slow gets its time on the next try; until a first reply has come, it is a
+    /// tenth of --timeout (at least SECS). Streamed replies have --idle-timeout instead.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 5.0,
+        help_heading = "Endpoint"
+    )]
+    pub hedge_after: f64,
 
     /// Ask for streamed replies: one that sends nothing for --idle-timeout is retried at
     /// once, however long it has run.
     ///
-    /// Whole replies are the default: the client wakes once per reply instead of once per
-    /// piece of text, and the teacher sends no event per token. Streaming suits a teacher
-    /// that may leave requests hanging; a long generation that keeps sending is never cut.
+    /// Whole replies are the default, cheaper for the client and the teacher; one that
+    /// never comes is abandoned after the hang bound (--hedge-after). Streaming tells a silent teacher
+    /// from a long generation within --idle-timeout, however slow the stage's replies; a
+    /// long generation that keeps sending is never cut.
     #[arg(long, overrides_with = "no_stream", help_heading = "Endpoint")]
     pub stream: bool,
 
@@ -176,9 +195,8 @@ pub struct Cli {
     /// Share the --concurrency budget with every llm-call using DIR (created if missing).
     ///
     /// The budget is a set of lock files that the kernel releases when a process dies, so
-    /// a crashed stage never keeps requests from the others. Waiting for it costs no CPU:
-    /// a freed slot is told at once, through a local socket, to one waiting process, each
-    /// in turn. Give every process sharing DIR the same --concurrency.
+    /// a crashed stage never keeps requests from the others; a freed slot goes to the
+    /// waiting processes in turn. Give every process sharing DIR the same --concurrency.
     #[arg(long, value_name = "DIR", help_heading = "Concurrency")]
     pub shared_budget: Option<PathBuf>,
 
@@ -194,13 +212,10 @@ pub struct Cli {
     #[arg(long, help_heading = "Concurrency")]
     pub unordered: bool,
 
-    /// How long a finished record waits in the output buffer for others to join it, in ms.
+    /// Longest a finished record waits in the output buffer while more keep finishing, in ms.
     ///
-    /// Records that go out together wake the next stage once, not once per record. After
-    /// MS they go out with the next reply, or at twice MS when no reply comes, so that
-    /// the flush costs no wake-up of its own. 0 writes each as soon as nothing else is
-    /// ready. A full buffer (256 KiB, what the pipe to the next stage holds) goes out at
-    /// once, and so does everything at the end of the input.
+    /// Whenever no further record is ready, everything finished goes out at once; so does
+    /// a full buffer (256 KiB, what the pipe to the next stage holds).
     #[arg(
         long,
         value_name = "MS",

@@ -11,11 +11,11 @@ use ktpipe_common::{Located, Reader};
 use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 
+use crate::cache::inflight::Inflight;
 use crate::cache::{Found, Lookup};
 use crate::call::Job;
-use crate::inflight::Inflight;
 use crate::progress::{Counters, warn};
-use crate::request::Spec;
+use crate::teacher::request::Spec;
 
 /// Most items sent in one batch: with the channel's few places, this bounds the records
 /// read ahead of the window.
@@ -65,8 +65,7 @@ pub struct Feed {
 
 impl Feed {
     /// Reads until the input ends or the receiver goes away. Records that arrived together
-    /// go over together, so a burst of input wakes the runtime once, not once per record,
-    /// and their cache lookups share one read of the cache.
+    /// go over together, and their cache lookups share one read of the cache.
     pub fn run(mut self, tx: Sender<Batch>) {
         let mut seq = 0u64;
         let mut warned = false;

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use ktpipe_common::Summary;
 
+use crate::teacher::reply::Tokens;
+
 /// Counters shared by every part of the run.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -32,8 +34,15 @@ pub struct Counters {
     pub prompt_tokens: AtomicU64,
     /// Completion tokens reported by the teacher.
     pub completion_tokens: AtomicU64,
+    /// Replies that came with token counts.
+    pub tokens_reported: AtomicU64,
+    /// Replies that came without token counts: unknown, so left out of the sums.
+    pub tokens_unknown: AtomicU64,
     /// Requests sent again after a failure.
     pub retries: AtomicU64,
+    /// Requests abandoned for want of a reply within the hang bound (each also a retry,
+    /// unless it was the last attempt).
+    pub hung: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -42,34 +51,63 @@ pub fn bump(counter: &AtomicU64) {
 }
 
 impl Counters {
+    /// Adds a reply's token counts, or counts it among the replies without any.
+    pub fn count_tokens(&self, tokens: Option<Tokens>) {
+        match tokens {
+            Some(tokens) => {
+                self.prompt_tokens.fetch_add(tokens.prompt, Relaxed);
+                self.completion_tokens.fetch_add(tokens.completion, Relaxed);
+                bump(&self.tokens_reported);
+            }
+            None => bump(&self.tokens_unknown),
+        }
+    }
+
     fn line(&self, started: Instant) -> String {
+        let rate = self
+            .tokens_per_sec(started)
+            .map_or_else(|| "?".to_string(), |r| format!("{r:.0}"));
         format!(
-            "{}/{} records, {} in flight, {} retries, {} failed, {:.0} tok/s",
+            "{}/{} records, {} in flight, {} retries, {} failed, {rate} tok/s",
             self.done.load(Relaxed),
             self.read.load(Relaxed),
             self.in_flight.load(Relaxed),
             self.retries.load(Relaxed),
             self.failed.load(Relaxed) + self.malformed.load(Relaxed),
-            self.tokens_per_sec(started),
         )
     }
 
-    fn tokens_per_sec(&self, started: Instant) -> f64 {
-        let secs = started.elapsed().as_secs_f64().max(1e-3);
-        self.completion_tokens.load(Relaxed) as f64 / secs
+    /// False when replies came but none said what it cost: a sum would read 0, which it
+    /// is not.
+    fn tokens_known(&self) -> bool {
+        self.tokens_reported.load(Relaxed) > 0 || self.tokens_unknown.load(Relaxed) == 0
     }
 
-    /// Copies the counts into the end-of-run summary.
+    fn tokens_per_sec(&self, started: Instant) -> Option<f64> {
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        self.tokens_known()
+            .then(|| self.completion_tokens.load(Relaxed) as f64 / secs)
+    }
+
+    /// Copies the counts into the end-of-run summary. Token sums cover the replies that
+    /// reported counts, `tokens_unknown` says how many did not, and a sum over none is
+    /// null.
     pub fn fill(&self, summary: &mut Summary, started: Instant) {
         summary.records_in = self.read.load(Relaxed);
         summary.records_out = self.out.load(Relaxed);
         summary.rejected = self.rejected.load(Relaxed);
         summary.set("requests", self.requests.load(Relaxed));
         summary.set("cache_hits", self.cache_hits.load(Relaxed));
-        summary.set("prompt_tokens", self.prompt_tokens.load(Relaxed));
-        summary.set("completion_tokens", self.completion_tokens.load(Relaxed));
+        let known = self.tokens_known();
+        let sum = |counter: &AtomicU64| known.then(|| counter.load(Relaxed));
+        summary.set("prompt_tokens", sum(&self.prompt_tokens));
+        summary.set("completion_tokens", sum(&self.completion_tokens));
+        summary.set("tokens_unknown", self.tokens_unknown.load(Relaxed));
         summary.set("retries", self.retries.load(Relaxed));
-        let rate = (self.tokens_per_sec(started) * 10.0).round() / 10.0;
+        summary.set("hung", self.hung.load(Relaxed));
+        let rate = self
+            .tokens_per_sec(started)
+            .map(|r| (r * 10.0).round() / 10.0);
         summary.set("tokens_per_sec", rate);
     }
 }

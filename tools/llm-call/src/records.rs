@@ -5,7 +5,7 @@
 use ktpipe_common::raw::RawRecord;
 use serde_json::Value;
 
-use crate::reply::Choice;
+use crate::teacher::reply::Choice;
 
 /// The fields llm-call reads and writes.
 #[derive(Debug, Clone)]

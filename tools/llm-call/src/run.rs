@@ -13,31 +13,28 @@ use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 use crate::budget::Budget;
 use crate::cache::Cache;
-use crate::call::{self, Ctx, stopped};
-use crate::cli::Cli;
-use crate::client::{Client, Transport};
-use crate::config;
+use crate::call::{self, Ctx};
 use crate::feed::{self, Batch, Feed, Item};
+use crate::output::{self, Msg, Sink};
 use crate::progress::{self, Counters, Mode};
-use crate::records::Fields;
-use crate::retry::Backoff;
-use crate::sink::{self, Msg, Sink};
+use crate::settings::Settings;
+use crate::stop::{Fatal, Reach, stopped};
+use crate::teacher::Client;
 
 /// How long requests in flight may finish after Ctrl-C.
 const GRACE: Duration = Duration::from_secs(5);
 /// How long the sink may take to flush when the run is cut short.
 const FLUSH_WAIT: Duration = Duration::from_secs(2);
 
-/// Runs llm-call.
-pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let label = cli.common.label("llm-call");
-    let mut summary = Summary::new(&label);
+/// Runs llm-call with its settings.
+pub fn run(settings: Settings) -> anyhow::Result<Outcome> {
+    let mut summary = Summary::new(&settings.label);
     let started = Instant::now();
-    let (ctx, parts, cache) = prepare(&cli, label, started)?;
+    let common = settings.common.clone();
+    let (ctx, parts, cache) = prepare(settings, started)?;
     let counters = Arc::clone(&ctx.counters);
     let mode = parts.mode;
-    // One thread: the work per request is small and every extra worker thread is one
-    // more to wake per event; waiting processes cost CPU in wake-ups, not in work.
+    // One thread: the work per request is small next to the teacher's.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -51,9 +48,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
     let interrupted = ending?;
     counters.fill(&mut summary, started);
-    summary.finish(cli.common.quiet, cli.common.stats.as_deref())?;
+    summary.finish(common.quiet, common.stats.as_deref())?;
     let lost = counters.failed.load(Relaxed) + counters.malformed.load(Relaxed);
-    let unfiled = cli.common.rejects.is_none() && counters.rejected.load(Relaxed) > 0;
+    let unfiled = common.rejects.is_none() && counters.rejected.load(Relaxed) > 0;
     Ok(if interrupted {
         Outcome::Interrupted
     } else if lost > 0 || unfiled {
@@ -63,93 +60,90 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Resolves settings and opens every resource, all before any input is read, so each
-/// problem is a usage error.
+/// Opens every resource, all before any input is read, so each problem is a usage error.
 fn prepare(
-    cli: &Cli,
-    label: String,
+    settings: Settings,
     started: Instant,
 ) -> anyhow::Result<(Arc<Ctx>, Parts, Option<Cache>)> {
-    let settings = config::resolve(cli)?;
-    ktpipe_common::input::check_exist(&cli.common.inputs)?;
-    let rejects = Rejects::open(&label, cli.common.rejects.as_deref())?;
-    let (cache, lookup) = match &settings.cache {
+    let Settings {
+        label,
+        common,
+        endpoint,
+        transport,
+        spec,
+        cache,
+        fields,
+        n,
+        allow_truncated,
+        expect,
+        policy,
+        max_attempts,
+        max_content_attempts,
+        backoff,
+        concurrency,
+        shared_budget,
+        window,
+        ordered,
+        flush,
+        progress,
+    } = settings;
+    ktpipe_common::input::check_exist(&common.inputs)?;
+    let rejects = Rejects::open(&label, common.rejects.as_deref())?;
+    let (cache, lookup) = match &cache {
         Some(path) => {
-            let stage = cli.common.stage.clone();
-            let (cache, lookup) =
-                crate::cache::open(path, stage, settings.spec.model.clone(), label.clone())?;
+            let (cache, lookup) = crate::cache::open(
+                path,
+                common.stage.clone(),
+                spec.model.clone(),
+                label.clone(),
+            )?;
             (Some(cache), Some(lookup))
         }
         None => (None, None),
     };
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let messages = fields.messages.clone();
     let ctx = Arc::new(Ctx {
-        client: Client::new(&settings.endpoint, cli.concurrency as usize)?.with_transport(
-            Transport {
-                stream: cli.stream,
-                idle: config::seconds("--idle-timeout", cli.idle_timeout)?,
-                max_reply_bytes: usize::try_from(cli.max_reply_bytes).unwrap_or(usize::MAX),
-            },
-        ),
-        spec: settings.spec.clone(),
-        fields: {
-            let fields = Fields::new(
-                &cli.messages,
-                cli.keep_messages,
-                &cli.to,
-                &cli.reasoning_field(),
-            );
-            if cli.no_index {
-                fields.without_index()
-            } else {
-                fields
-            }
-        },
-        n: cli.n,
-        allow_truncated: cli.allow_truncated,
-        expect: config::expect(cli.expect.as_deref())?,
-        policy: Arc::from(format!(
-            "allow_truncated={};expect={}",
-            cli.allow_truncated,
-            cli.expect.as_deref().unwrap_or("")
-        )),
-        max_attempts: cli.max_attempts,
-        max_content_attempts: cli.max_content_attempts,
-        backoff: Backoff {
-            base: Duration::from_millis(cli.retry_base_ms),
-            max: Duration::from_millis(cli.retry_max_ms),
-        },
-        budget: Budget::new(cli.concurrency, cli.shared_budget.as_deref())?,
-        backlog: Default::default(),
+        client: Client::new(&endpoint, concurrency as usize)?.with_transport(transport),
+        spec: spec.clone(),
+        fields,
+        n,
+        allow_truncated,
+        expect,
+        policy,
+        max_attempts,
+        max_content_attempts,
+        backoff,
+        budget: Budget::new(concurrency, shared_budget.as_deref())?,
         cache: cache.as_ref().map(Cache::writer),
         counters: Arc::clone(&counters),
         stop: stop_rx,
-        fatal: call::Fatal::default(),
-        reach: call::Reach::default(),
+        fatal: Fatal::default(),
+        reach: Reach::default(),
     });
     let halt = Arc::new(AtomicBool::new(false));
     let parts = Parts {
         feed: Feed {
-            reader: Reader::new(&cli.common.inputs),
+            reader: Reader::new(&common.inputs),
             lookup,
-            spec: Arc::new(settings.spec),
-            messages: cli.messages.clone(),
+            spec: Arc::new(spec),
+            messages,
             counters: Arc::clone(&counters),
             label: label.clone(),
-            choices: cli.n as usize,
+            choices: n as usize,
             inflight: Arc::default(),
         },
         sink: Sink {
-            ordered: !cli.unordered,
+            ordered,
             rejects,
             label: label.clone(),
             counters,
             halt: Arc::clone(&halt),
-            linger: Duration::from_millis(cli.flush_ms),
+            linger: flush,
         },
-        window: cli.window_size(),
-        mode: Mode::pick(cli.common.quiet, cli.progress_secs),
+        window,
+        mode: progress,
         label,
         halt,
         stop: stop_tx,
@@ -203,10 +197,6 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
         (window, weight),
         out_tx.clone(),
     ));
-    let _commits = ctx
-        .cache
-        .clone()
-        .map(|writer| AbortOnDrop(tokio::spawn(async move { writer.watch().await })));
     let _progress = AbortOnDrop(tokio::spawn(progress::report(
         label.clone(),
         Arc::clone(&ctx.counters),
@@ -267,7 +257,7 @@ async fn abort(
 }
 
 /// Takes items in input order while the window has room (a record takes a place per
-/// choice) and no record taken waits for a slot, and starts a task per record.
+/// choice), and starts a task per record.
 /// Returns the input error that ended it early, if any.
 async fn dispatch(
     ctx: Arc<Ctx>,
@@ -286,14 +276,10 @@ async fn dispatch(
         };
         let next = match batch.next() {
             Some(next) => Some(next),
-            // More input only once every record taken is under way (crate::backlog).
             None => tokio::select! {
                 biased;
                 () = stopped(&ctx.stop) => break,
-                next = async {
-                    ctx.backlog.drained().await;
-                    items.recv().await
-                } => next.and_then(|next| {
+                next = items.recv() => next.and_then(|next| {
                     batch = next.into_iter();
                     batch.next()
                 }),
@@ -311,8 +297,8 @@ async fn dispatch(
                 count += 1;
                 continue;
             }
-            Item::Malformed(err) => sink::Outcome::Malformed(err),
-            Item::Invalid(located, reason) => sink::Outcome::Reject {
+            Item::Malformed(err) => output::Outcome::Malformed(err),
+            Item::Invalid(located, reason) => output::Outcome::Reject {
                 records: Vec::new(),
                 located,
                 reason,

@@ -82,6 +82,9 @@ pub struct Cli {
     /// Reply with a single choice whatever n is (like llama.cpp).
     #[arg(long)]
     pub ignore_n: bool,
+    /// End streams without a usage chunk, even when asked (like llama-cpp-python's server).
+    #[arg(long)]
+    pub no_stream_usage: bool,
     /// Refuse requests without "Authorization: Bearer KEY" (401).
     #[arg(long, value_name = "KEY")]
     pub require_key: Option<String>,
@@ -181,6 +184,7 @@ impl Cli {
             hang_secs: self.hang_secs,
             max_faults_per_request: self.max_faults_per_request,
             ignore_n: self.ignore_n,
+            no_stream_usage: self.no_stream_usage,
             require_key: self.require_key.clone(),
             off_format: self.off_format,
             habits: self.habits,
@@ -213,6 +217,7 @@ mod tests {
         let config = cli.config().unwrap();
         assert_eq!(config.faults.rate_429, 0.25);
         assert!(config.ignore_n);
+        assert!(!config.no_stream_usage);
         assert_eq!(config.require_key.as_deref(), Some("k"));
         assert_eq!(config.hang_secs, 3600);
         let cli = Cli::parse_from(["mock-teacher", "--fault-500", "0.7", "--fault-503", "0.7"]);

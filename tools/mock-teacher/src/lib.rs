@@ -51,6 +51,9 @@ pub struct Config {
     pub max_faults_per_request: u32,
     /// Reply with a single choice whatever `n` is (like llama.cpp).
     pub ignore_n: bool,
+    /// End streams without a usage chunk even when `stream_options.include_usage` asks for
+    /// one, as llama-cpp-python's server does: the client cannot know the token counts.
+    pub no_stream_usage: bool,
     /// When set, requests without `Authorization: Bearer <key>` get 401.
     pub require_key: Option<String>,
     /// Share of choices answered in plain prose that ignores the requested format, like a
@@ -102,6 +105,7 @@ impl Default for Config {
             hang_secs: 3600,
             max_faults_per_request: 3,
             ignore_n: false,
+            no_stream_usage: false,
             require_key: None,
             off_format: 0.0,
             habits: 0.0,

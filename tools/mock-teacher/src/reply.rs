@@ -229,11 +229,11 @@ impl Replier {
     }
 
     /// The stream's events and how many of them close it: the last finish reason, the
-    /// usage when asked for, and `[DONE]`.
+    /// usage when asked for (unless the server is set to send none), and `[DONE]`.
     fn events(&self, choices: &[Choice]) -> Events {
         let mut events = chat::stream_events(&self.id(), &self.model(), choices);
         let mut closing = 2;
-        if self.req.include_usage {
+        if self.req.include_usage && !self.state.config.no_stream_usage {
             let usage =
                 chat::usage_event(&self.id(), &self.model(), self.req.prompt_tokens, choices);
             events.insert(events.len() - 1, usage);

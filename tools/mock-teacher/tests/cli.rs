@@ -565,6 +565,32 @@ async fn streaming_reassembles_to_the_plain_reply() {
 }
 
 #[tokio::test]
+async fn streams_end_with_usage_when_asked_unless_the_server_sends_none() {
+    let body = with(
+        with(request("Answer the question."), "stream", json!(true)),
+        "stream_options",
+        json!({"include_usage": true}),
+    );
+    for (no_stream_usage, expected) in [(false, 1), (true, 0)] {
+        let server = MockServer::start(Config {
+            no_stream_usage,
+            ..Config::default()
+        })
+        .unwrap();
+        let response = post(&server, &body).await;
+        let text = String::from_utf8(response.bytes().await.unwrap().to_vec()).unwrap();
+        assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+        let usage = text
+            .split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+            .filter(|chunk| chunk["usage"]["completion_tokens"].as_u64() > Some(0))
+            .count();
+        assert_eq!(usage, expected, "no_stream_usage {no_stream_usage}: {text}");
+    }
+}
+
+#[tokio::test]
 async fn latency_holds_requests_in_flight_concurrently() {
     let server = MockServer::start(Config {
         latency_base_ms: 300.0,

@@ -1,8 +1,7 @@
-//! Stdout, written from the runtime thread. Records are buffered as JSONL and flushed when
-//! nothing more is ready (or the buffer is full). When stdout is a pipe, as between the
-//! stages of a recipe, it is written without blocking, so no thread has to be woken per
-//! record; anything else (a file, a terminal) is written on a blocking thread, so a slow
-//! reader never stalls the requests in flight.
+//! Stdout, buffered as JSONL until the sink flushes it (`crate::output`). A pipe, as
+//! between the stages of a recipe, is written without blocking from the runtime thread;
+//! anything else (a file, a terminal) on a blocking thread, so a slow reader never stalls
+//! the requests in flight.
 
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -13,8 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::unix::pipe;
 
 /// Buffered records beyond this many bytes are flushed before more are taken: as much as
-/// the widened pipe holds. A smaller buffer would cut a busy stage's `--flush-ms` batch
-/// into several writes, each a wake-up of the next stage.
+/// the widened pipe holds, so one write fills it.
 const FULL: usize = ktpipe_common::pipe::PIPE_BYTES;
 
 /// Where the records go.
@@ -55,14 +53,10 @@ impl Stdout {
         record.write_line(&mut self.buf);
     }
 
-    /// True when nothing is buffered.
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
-    /// When the buffer is due to be flushed, for records that may wait `linger`.
-    pub fn due(&self, linger: std::time::Duration) -> tokio::time::Instant {
-        self.since.unwrap_or_else(tokio::time::Instant::now) + linger
+    /// How long the oldest buffered record has waited (zero when none is buffered).
+    pub fn held_for(&self) -> std::time::Duration {
+        self.since
+            .map_or(std::time::Duration::ZERO, |since| since.elapsed())
     }
 
     /// True when the buffer should be flushed before more is written.

@@ -8,15 +8,14 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::reply::{Choice, Reply, split_reasoning};
+use crate::teacher::reply::{Choice, Reply, Tokens, split_reasoning};
 
 /// Builds a reply from streamed chunks.
 #[derive(Debug)]
 pub struct Assembler {
     pending: Vec<u8>,
     choices: Vec<Partial>,
-    prompt_tokens: u64,
-    completion_tokens: u64,
+    tokens: Option<Tokens>,
     text_bytes: usize,
     limit: usize,
     done: bool,
@@ -78,8 +77,7 @@ impl Assembler {
         Assembler {
             pending: Vec::new(),
             choices: Vec::new(),
-            prompt_tokens: 0,
-            completion_tokens: 0,
+            tokens: None,
             text_bytes: 0,
             limit,
             done: false,
@@ -126,9 +124,12 @@ impl Assembler {
         if let Some(error) = chunk.error {
             return Err(format!("server error in stream: {error}"));
         }
-        if let Some(usage) = chunk.usage {
-            self.prompt_tokens = usage.prompt_tokens.unwrap_or(self.prompt_tokens);
-            self.completion_tokens = usage.completion_tokens.unwrap_or(self.completion_tokens);
+        // Asked for with `stream_options.include_usage`; a server that ignores it leaves
+        // the counts unknown. A later usage chunk (sent with every chunk by some) wins.
+        if let Some(usage) = chunk.usage
+            && let Some(tokens) = Tokens::from_usage(usage.prompt_tokens, usage.completion_tokens)
+        {
+            self.tokens = Some(tokens);
         }
         for c in chunk.choices {
             if c.index >= MAX_CHOICES {
@@ -193,8 +194,7 @@ impl Assembler {
             .collect();
         Ok(Reply {
             choices,
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: self.completion_tokens,
+            tokens: self.tokens,
         })
     }
 }
@@ -233,7 +233,27 @@ mod tests {
         assert_eq!(reply.choices[1].content, "B");
         assert_eq!(reply.choices[1].reasoning.as_deref(), Some("hm"));
         assert_eq!(reply.choices[1].finish_reason.as_deref(), Some("length"));
-        assert_eq!((reply.prompt_tokens, reply.completion_tokens), (7, 5));
+        assert_eq!(
+            reply.tokens,
+            Some(Tokens {
+                prompt: 7,
+                completion: 5
+            })
+        );
+    }
+
+    #[test]
+    fn a_stream_without_a_usage_chunk_has_unknown_tokens() {
+        let stream = [
+            event(r#"{"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}"#),
+            "data: [DONE]\n\n".to_string(),
+        ]
+        .concat();
+        let mut asm = Assembler::new(1 << 20);
+        asm.feed(stream.as_bytes()).unwrap();
+        let reply = asm.finish().unwrap();
+        assert_eq!(reply.choices[0].content, "hi");
+        assert_eq!(reply.tokens, None);
     }
 
     #[test]

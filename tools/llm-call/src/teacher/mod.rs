@@ -3,6 +3,13 @@
 //! never into a URL, and every text shown from the server or the network stack is scrubbed
 //! of it.
 
+pub mod endpoints;
+pub mod hedge;
+pub mod reply;
+pub mod request;
+pub mod retry;
+pub mod stream;
+
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -10,11 +17,12 @@ use bytes::Bytes;
 use ktpipe_common::UsageError;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 
-use crate::config::Endpoint;
-use crate::endpoints::Endpoints;
-use crate::reply::{self, Reply};
-use crate::retry::parse_retry_after;
-use crate::sse::Assembler;
+use crate::settings::Endpoint;
+use crate::teacher::endpoints::Endpoints;
+use crate::teacher::hedge::Hedge;
+use crate::teacher::retry::parse_retry_after;
+use crate::teacher::stream::Assembler;
+use reply::Reply;
 
 /// Longest server error text shown or logged.
 const MAX_ERROR_CHARS: usize = 500;
@@ -24,6 +32,8 @@ const MAX_ERROR_CHARS: usize = 500;
 pub enum Failure {
     /// No reply within the timeout.
     Timeout,
+    /// No whole reply within the hang bound (see `crate::teacher::hedge`): abandoned, to be sent again.
+    Hung(Duration),
     /// A streamed reply went silent for longer than the idle timeout.
     Silent(Duration),
     /// The connection could not be made.
@@ -79,6 +89,7 @@ impl Failure {
     pub fn status(&self) -> String {
         match self {
             Failure::Timeout => "timeout".into(),
+            Failure::Hung(_) => "hung".into(),
             Failure::Silent(_) => "idle".into(),
             Failure::Connect(_) => "connect".into(),
             Failure::Transport(_) => "transport".into(),
@@ -95,6 +106,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Timeout => write!(f, "timeout"),
+            Failure::Hung(bound) => write!(f, "no reply after {} s", bound.as_secs_f64()),
             Failure::Silent(idle) => write!(f, "no data for {} s", idle.as_secs_f64()),
             Failure::Connect(msg) => write!(f, "cannot connect: {msg}"),
             Failure::Transport(msg) => write!(f, "connection failed: {msg}"),
@@ -117,6 +129,8 @@ pub struct Transport {
     pub stream: bool,
     /// Longest silence within a streamed reply before it is abandoned and retried.
     pub idle: Duration,
+    /// The least hang bound of a whole reply (`crate::teacher::hedge`); None: only the timeout.
+    pub hedge_after: Option<Duration>,
     /// Most bytes of reply (text in a stream, body otherwise) one request may bring.
     pub max_reply_bytes: usize,
 }
@@ -126,6 +140,7 @@ impl Default for Transport {
         Transport {
             stream: false,
             idle: Duration::from_secs(30),
+            hedge_after: Some(Duration::from_secs(5)),
             max_reply_bytes: 16 << 20,
         }
     }
@@ -134,6 +149,7 @@ impl Default for Transport {
 /// The HTTP client: one connection pool for the whole run.
 pub struct Client {
     transport: Transport,
+    hedge: Hedge,
     http: reqwest::Client,
     endpoints: Endpoints,
     auth: Option<HeaderValue>,
@@ -161,8 +177,10 @@ impl Client {
             .user_agent(concat!("ktpipe-llm-call/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| anyhow::anyhow!("cannot start the HTTP client: {e}"))?;
+        let transport = Transport::default();
         Ok(Client {
-            transport: Transport::default(),
+            transport,
+            hedge: Hedge::new(transport.hedge_after),
             http,
             endpoints: Endpoints::new(
                 endpoint.urls.clone(),
@@ -182,43 +200,61 @@ impl Client {
     /// The same client reading replies as `transport` says.
     pub fn with_transport(mut self, transport: Transport) -> Self {
         self.transport = transport;
+        self.hedge = Hedge::new(transport.hedge_after);
         self
     }
 
-    /// Sends one request body and reads the reply. A whole reply must arrive within the
-    /// timeout; a streamed one must start within it and then never fall silent for longer
-    /// than the idle timeout, however long it runs.
-    pub async fn send(&self, body: Bytes) -> Result<Reply, Failure> {
+    /// Sends one request body, after `failures` failed attempts of the same request, and
+    /// reads the reply. A whole reply must arrive within the timeout, and within the hang
+    /// bound once this stage's replies have shown it; a streamed one must start within the
+    /// timeout and then never fall silent for longer than the idle timeout, however long it
+    /// runs.
+    pub async fn send(&self, body: Bytes, failures: u32) -> Result<Reply, Failure> {
         let mut lease = self.endpoints.pick();
-        let result = self.send_to(lease.url(), body).await;
+        let result = self.send_to(lease.url(), body, failures).await;
         lease.report(result.as_ref().err());
         result
     }
 
     /// [`Client::send`] to the replica at `url`.
-    async fn send_to(&self, url: &reqwest::Url, body: Bytes) -> Result<Reply, Failure> {
+    async fn send_to(
+        &self,
+        url: &reqwest::Url,
+        body: Bytes,
+        failures: u32,
+    ) -> Result<Reply, Failure> {
         let mut request = self
             .http
             .post(url.clone())
             .header(CONTENT_TYPE, "application/json")
             .body(body);
-        if !self.transport.stream {
-            // Covers the whole reply, headers and body: one timer per request.
-            request = request.timeout(self.timeout);
-        }
         if let Some(auth) = &self.auth {
             request = request.header(AUTHORIZATION, auth.clone());
         }
-        let response = if self.transport.stream {
+        if self.transport.stream {
             // A stream may run long: only its start is bounded here, then the idle timeout.
-            match tokio::time::timeout(self.timeout, request.send()).await {
-                Ok(sent) => sent,
+            let response = match tokio::time::timeout(self.timeout, request.send()).await {
+                Ok(sent) => sent.map_err(|e| self.network(e))?,
                 Err(_) => return Err(Failure::Timeout),
-            }
-        } else {
-            request.send().await
+            };
+            return self.read(response).await;
         }
-        .map_err(|e| self.network(e))?;
+        // Headers and body under one timer: the timeout, or the hang bound once known.
+        let started = tokio::time::Instant::now();
+        let exchange = async {
+            let response = request.send().await.map_err(|e| self.network(e))?;
+            self.read(response).await
+        };
+        let reply = self
+            .hedge
+            .bounded(exchange, started, self.timeout, failures)
+            .await?;
+        self.hedge.observe(started.elapsed());
+        Ok(reply)
+    }
+
+    /// Reads a response: a failure for an error status, else the reply, streamed or whole.
+    async fn read(&self, response: reqwest::Response) -> Result<Reply, Failure> {
         let status = response.status();
         if !status.is_success() {
             let retry_after = response

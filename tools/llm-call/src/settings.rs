@@ -1,14 +1,21 @@
-//! Settings resolved before any input is read: the endpoint (flags, else environment, else
-//! `.env`), the request spec, and the cache path. Every problem here is a usage error (exit 2).
+//! The command line resolved once, before any input is read, into the one [`Settings`]
+//! value the rest of llm-call takes: the endpoint (flags, else environment, else `.env`),
+//! the request spec, the cache path, and every other setting in the form its part uses.
+//! Every problem here is a usage error (exit 2).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use ktpipe_common::UsageError;
+use ktpipe_common::{CommonArgs, UsageError};
 
 use crate::cli::Cli;
 use crate::dotenv::Env;
-use crate::request::{self, Spec};
+use crate::progress::Mode;
+use crate::records::Fields;
+use crate::teacher::Transport;
+use crate::teacher::request::{self, Spec};
+use crate::teacher::retry::Backoff;
 
 /// The default wait for a whole reply: long generations at a busy server take minutes.
 const DEFAULT_REPLY_SECS: f64 = 600.0;
@@ -31,16 +38,50 @@ pub struct Endpoint {
 
 /// Everything resolved from the command line and the environment.
 pub struct Settings {
+    /// Message prefix: `llm-call`, or `llm-call[stage]`.
+    pub label: String,
+    /// Inputs, rejects file, stage name, stats file, quiet.
+    pub common: CommonArgs,
     /// The endpoint.
     pub endpoint: Endpoint,
+    /// How replies are read, and their bounds.
+    pub transport: Transport,
     /// The request spec shared by all records.
     pub spec: Spec,
     /// The cache database, unless `--no-cache`.
     pub cache: Option<PathBuf>,
+    /// The fields read and written.
+    pub fields: Fields,
+    /// Choices per input record.
+    pub n: u32,
+    /// Keep replies cut at max tokens.
+    pub allow_truncated: bool,
+    /// The pattern a reply must match (`--expect`).
+    pub expect: Option<fancy_regex::Regex>,
+    /// The settings that judge a reply unusable, stored with a rejected request.
+    pub policy: Arc<str>,
+    /// Attempts per request.
+    pub max_attempts: u32,
+    /// Attempts for a request whose replies come back empty, cut or off-format.
+    pub max_content_attempts: u32,
+    /// Retry delays.
+    pub backoff: Backoff,
+    /// Requests in flight at once.
+    pub concurrency: u32,
+    /// The directory of a budget shared with other processes.
+    pub shared_budget: Option<PathBuf>,
+    /// The reorder window, in output records.
+    pub window: usize,
+    /// Output in input order.
+    pub ordered: bool,
+    /// Longest the oldest finished record waits in the output buffer while more come.
+    pub flush: Duration,
+    /// Progress on stderr.
+    pub progress: Mode,
 }
 
 /// Resolves the settings; errors are usage errors naming the flag and variable to set.
-pub fn resolve(cli: &Cli) -> anyhow::Result<Settings> {
+pub fn resolve(cli: Cli) -> anyhow::Result<Settings> {
     let env = Env::load()?;
     let pick = |flag: &Option<String>, var: &str| flag.clone().or_else(|| env.get(var));
     let base = pick(&cli.base_url, "TEACHER_MODEL_BASE_URL")
@@ -53,12 +94,13 @@ pub fn resolve(cli: &Cli) -> anyhow::Result<Settings> {
         .map(|k| k.trim().to_string())
         .filter(|k| !k.is_empty() && k != "None");
     let (urls, names) = chat_urls(&base)?;
+    let label = cli.common.label("llm-call");
     let endpoint = Endpoint {
         urls,
         names,
-        label: cli.common.label("llm-call"),
+        label: label.clone(),
         api_key,
-        timeout: request_timeout(cli)?,
+        timeout: request_timeout(&cli)?,
     };
     let mut spec = Spec {
         model,
@@ -83,11 +125,50 @@ pub fn resolve(cli: &Cli) -> anyhow::Result<Settings> {
                 .map_or_else(|| PathBuf::from("ktpipe-cache.sqlite"), PathBuf::from)
         }))
     };
-    check_fields(cli)?;
+    check_fields(&cli)?;
+    let fields = Fields::new(
+        &cli.messages,
+        cli.keep_messages,
+        &cli.to,
+        &cli.reasoning_field(),
+    );
     Ok(Settings {
+        label,
         endpoint,
+        transport: Transport {
+            stream: cli.stream,
+            idle: seconds("--idle-timeout", cli.idle_timeout)?,
+            hedge_after: hedge_after(cli.hedge_after)?,
+            max_reply_bytes: usize::try_from(cli.max_reply_bytes).unwrap_or(usize::MAX),
+        },
         spec,
         cache,
+        fields: if cli.no_index {
+            fields.without_index()
+        } else {
+            fields
+        },
+        n: cli.n,
+        allow_truncated: cli.allow_truncated,
+        expect: expect(cli.expect.as_deref())?,
+        policy: Arc::from(format!(
+            "allow_truncated={};expect={}",
+            cli.allow_truncated,
+            cli.expect.as_deref().unwrap_or("")
+        )),
+        max_attempts: cli.max_attempts,
+        max_content_attempts: cli.max_content_attempts,
+        backoff: Backoff {
+            base: Duration::from_millis(cli.retry_base_ms),
+            max: Duration::from_millis(cli.retry_max_ms),
+        },
+        concurrency: cli.concurrency,
+        window: cli.window_size(),
+        ordered: !cli.unordered,
+        flush: Duration::from_millis(cli.flush_ms),
+        progress: Mode::pick(cli.common.quiet, cli.progress_secs),
+        shared_budget: cli.shared_budget,
+        common: cli.common,
     })
 }
 
@@ -144,8 +225,16 @@ fn timeout(secs: f64) -> anyhow::Result<Duration> {
     seconds("--timeout", secs)
 }
 
+/// `--hedge-after`: the least hang bound of a whole reply, or None (0) for none.
+fn hedge_after(secs: f64) -> anyhow::Result<Option<Duration>> {
+    if secs == 0.0 {
+        return Ok(None);
+    }
+    seconds("--hedge-after", secs).map(Some)
+}
+
 /// The `--expect` pattern, compiled; a bad one is a usage error.
-pub fn expect(pattern: Option<&str>) -> anyhow::Result<Option<fancy_regex::Regex>> {
+fn expect(pattern: Option<&str>) -> anyhow::Result<Option<fancy_regex::Regex>> {
     pattern
         .map(|p| {
             fancy_regex::Regex::new(p)
@@ -155,7 +244,7 @@ pub fn expect(pattern: Option<&str>) -> anyhow::Result<Option<fancy_regex::Regex
 }
 
 /// A duration flag's value: a positive number of seconds, else a usage error naming `flag`.
-pub fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
+fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
     if secs.is_finite() && secs > 0.0 {
         Ok(Duration::from_secs_f64(secs.min(1e7)))
     } else {
@@ -239,5 +328,18 @@ mod tests {
         assert!(timeout(0.0).is_err());
         assert!(timeout(f64::NAN).is_err());
         assert_eq!(timeout(1.5).expect("ok"), Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn hang_hedging_is_on_by_default_and_0_turns_it_off() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["llm-call"]).expect("parses");
+        assert_eq!(
+            hedge_after(cli.hedge_after).expect("valid"),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(hedge_after(0.0).expect("valid"), None);
+        assert!(hedge_after(-1.0).is_err());
+        assert!(hedge_after(f64::NAN).is_err());
     }
 }

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::reply::Choice;
+use crate::teacher::reply::Choice;
 
 /// Choices shared from a leader to the records waiting on the same key.
 type Shared = Option<Arc<Vec<(u32, Choice)>>>;
 
 /// How long a finished key stays joinable: longer than the cache takes to commit its
-/// choices (`crate::commit`), so a record whose cache lookup just missed them still finds them here.
+/// choices (`crate::cache::commit`), so a record whose cache lookup just missed them still finds them here.
 const GRACE: Duration = Duration::from_secs(2);
 
 /// The keys being asked for right now, and those finished a moment ago.

@@ -6,14 +6,13 @@
 //! ends first, so a run with a single endpoint behaves as if there were no breaker.
 //!
 //! The decisions live in [`Pool`], which takes the time as an argument, so they are tested
-//! without waiting. The concurrency budget is not here: it is global and taken before a
-//! request picks its replica.
+//! without waiting.
 
 use std::io::Write;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::client::Failure;
+use crate::teacher::Failure;
 
 /// Consecutive failures that take a replica out.
 const TRIP_AFTER: u32 = 3;

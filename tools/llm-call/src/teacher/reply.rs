@@ -1,5 +1,5 @@
 //! What comes back from the teacher: the choices of a chat completion, their finish reasons,
-//! token usage, and the reasoning trace split off the content (`reasoning_content`,
+//! token usage (when the teacher reports it), and the reasoning trace split off the content (`reasoning_content`,
 //! `reasoning`, or an inline `<think>…</think>`). Pure; no I/O.
 
 use serde::Deserialize;
@@ -33,10 +33,28 @@ impl Choice {
 pub struct Reply {
     /// Choices in the order the server sent them.
     pub choices: Vec<Choice>,
-    /// Prompt tokens the server reported.
-    pub prompt_tokens: u64,
-    /// Completion tokens the server reported.
-    pub completion_tokens: u64,
+    /// The token counts the server reported; None when it sent none (llama.cpp's server
+    /// in a stream), which is unknown, not zero.
+    pub tokens: Option<Tokens>,
+}
+
+/// Token counts the teacher reported for one reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tokens {
+    /// Prompt tokens.
+    pub prompt: u64,
+    /// Completion tokens.
+    pub completion: u64,
+}
+
+impl Tokens {
+    /// The counts of a `usage` object, when it gives both.
+    pub fn from_usage(prompt: Option<u64>, completion: Option<u64>) -> Option<Tokens> {
+        Some(Tokens {
+            prompt: prompt?,
+            completion: completion?,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -63,7 +81,7 @@ struct RawMessage {
     reasoning: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct RawUsage {
     #[serde(default)]
     prompt_tokens: Option<u64>,
@@ -77,7 +95,9 @@ pub fn parse(body: &[u8]) -> Result<Reply, String> {
     if raw.choices.is_empty() {
         return Err("reply has no choices".to_string());
     }
-    let usage = raw.usage.unwrap_or_default();
+    let tokens = raw
+        .usage
+        .and_then(|u| Tokens::from_usage(u.prompt_tokens, u.completion_tokens));
     let choices = raw
         .choices
         .into_iter()
@@ -91,11 +111,7 @@ pub fn parse(body: &[u8]) -> Result<Reply, String> {
             }
         })
         .collect();
-    Ok(Reply {
-        choices,
-        prompt_tokens: usage.prompt_tokens.unwrap_or(0),
-        completion_tokens: usage.completion_tokens.unwrap_or(0),
-    })
+    Ok(Reply { choices, tokens })
 }
 
 /// Content as text: a string, or the text parts of a list of content parts.
@@ -209,7 +225,29 @@ mod tests {
         assert_eq!(reply.choices[1].reasoning.as_deref(), Some("s"));
         assert!(reply.choices[1].is_truncated());
         assert!(reply.choices[2].is_empty());
-        assert_eq!((reply.prompt_tokens, reply.completion_tokens), (7, 5));
+        assert_eq!(
+            reply.tokens,
+            Some(Tokens {
+                prompt: 7,
+                completion: 5
+            })
+        );
+    }
+
+    #[test]
+    fn a_reply_without_usage_has_unknown_tokens_not_zero() {
+        let bare = br#"{"choices":[{"message":{"content":"a"},"finish_reason":"stop"}]}"#;
+        assert_eq!(parse(bare).expect("parses").tokens, None);
+        let half = br#"{"choices":[{"message":{"content":"a"}}],"usage":{"prompt_tokens":7}}"#;
+        assert_eq!(parse(half).expect("parses").tokens, None);
+        let zero = br#"{"choices":[{"message":{"content":""}}],"usage":{"prompt_tokens":0,"completion_tokens":0}}"#;
+        assert_eq!(
+            parse(zero).expect("parses").tokens,
+            Some(Tokens {
+                prompt: 0,
+                completion: 0
+            })
+        );
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! The response cache and call log: one SQLite file (WAL, so several processes share it).
 //! Lookups run on the input thread, one read transaction per batch of records; writes are
-//! committed in batches by the runtime thread (`crate::commit`), so a request costs no
-//! transaction of its own and no thread is woken to write it. Closing commits at once.
+//! committed in batches on a writer thread (`crate::cache::commit`). Closing commits at once.
+
+pub mod commit;
+pub mod inflight;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use anyhow::Context;
 use ktpipe_common::UsageError;
 use rusqlite::Connection;
 
-use crate::commit::{Labels, Writer};
-use crate::reply::Choice;
+use crate::cache::commit::{Labels, Writer};
+use crate::teacher::reply::{Choice, Tokens};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS choices (
@@ -40,10 +43,8 @@ pub struct Call {
     pub attempt: u32,
     /// Wall time of the request.
     pub latency_ms: f64,
-    /// Prompt tokens reported.
-    pub prompt_tokens: u64,
-    /// Completion tokens reported.
-    pub completion_tokens: u64,
+    /// Token counts the teacher reported (NULL in the table when it reported none).
+    pub tokens: Option<Tokens>,
     /// What went wrong, scrubbed of the key.
     pub error: Option<String>,
 }
@@ -103,8 +104,8 @@ pub fn open(
         Ok((writer, connect(path)?))
     };
     let (writer, reader) = retry_while_busy(setup)
-        .and_then(|(writer, reader)| Ok((Writer::new(writer, labels)?, reader)))
         .map_err(|e| UsageError::new(format!("cannot open cache '{}': {e}", path.display())))?;
+    let writer = Writer::start(writer, labels).context("starting the cache writer thread")?;
     Ok((
         Cache {
             writer: Arc::new(writer),
@@ -248,8 +249,20 @@ pub(crate) mod tests {
             status: "200".into(),
             attempt: 1,
             latency_ms: 1.5,
-            prompt_tokens: 3,
-            completion_tokens: 4,
+            tokens: Some(Tokens {
+                prompt: 3,
+                completion: 4,
+            }),
+            error: None,
+        }));
+        tx.send(Row::Call(Call {
+            at: SystemTime::now(),
+            key: key.clone(),
+            n: 2,
+            status: "200".into(),
+            attempt: 1,
+            latency_ms: 1.5,
+            tokens: None,
             error: None,
         }));
         drop(tx);
@@ -268,7 +281,17 @@ pub(crate) mod tests {
                 r.get(0)
             })
             .expect("count");
-        assert_eq!(calls, 1);
+        assert_eq!(calls, 2);
+        // Counts the teacher did not report are NULL, so sums leave them out, not as 0.
+        let (known, sum): (i64, i64) = lookup
+            .conn
+            .query_row(
+                "SELECT count(prompt_tokens), sum(completion_tokens) FROM calls",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("sums");
+        assert_eq!((known, sum), (1, 4));
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! The one task that owns stdout and the rejects file, on the runtime thread like the
-//! requests, so handing it a finished record wakes nothing. Finished records arrive in any
+//! The one task that owns stdout and the rejects file. Finished records arrive in any
 //! order; in ordered mode they wait in a reorder buffer until every earlier record is
-//! written (the window permits they carry keep that buffer bounded). Written records wait
-//! in the output buffer `--flush-ms` for others to join them (replies arrive one at a
-//! time, and each write would wake the next stage, and the one after it, once more), and
-//! go out with the first reply after that, or at twice `--flush-ms` when none comes.
+//! written (the window permits they carry keep that buffer bounded). The output buffer
+//! goes out on one rule: when no finished record is ready, or once its oldest record has
+//! waited `--flush-ms` while more kept coming, or when it is full.
+
+pub mod stdout;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -19,8 +19,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
 
+use crate::output::stdout::Stdout;
 use crate::progress::{Counters, bump};
-use crate::stdout::Stdout;
 
 /// What became of one input item.
 #[derive(Debug)]
@@ -66,8 +66,7 @@ pub struct Sink {
     pub counters: Arc<Counters>,
     /// Set when the run is aborted: nothing more is written.
     pub halt: Arc<AtomicBool>,
-    /// How long a written record waits in the buffer for others to join it (at most
-    /// twice this).
+    /// How long the oldest written record may wait while more keep coming.
     pub linger: Duration,
 }
 
@@ -83,33 +82,11 @@ impl Sink {
         while total != Some(received) {
             let msg = match rx.try_recv() {
                 Ok(msg) => msg,
-                Err(TryRecvError::Empty) if out.is_empty() || self.linger.is_zero() => {
+                Err(TryRecvError::Empty) => {
                     out.flush().await?;
                     match rx.recv().await {
                         Some(msg) => msg,
                         None => break,
-                    }
-                }
-                Err(TryRecvError::Empty) => {
-                    // Held until the oldest has waited its linger, then sent in the first
-                    // turn after that: a turn that a reply brought anyway. A timer at the
-                    // due time itself would wake the process once more per flush (twice:
-                    // tokio's wheel wakes once more to move a timer down a level); this one
-                    // serves only a run gone quiet.
-                    let due = out.due(self.linger);
-                    if tokio::time::Instant::now() >= due {
-                        out.flush().await?;
-                        continue;
-                    }
-                    tokio::select! {
-                        msg = rx.recv() => match msg {
-                            Some(msg) => msg,
-                            None => break,
-                        },
-                        () = tokio::time::sleep_until(due + self.linger) => {
-                            out.flush().await?;
-                            continue;
-                        }
                     }
                 }
                 Err(TryRecvError::Disconnected) => break,
@@ -137,7 +114,7 @@ impl Sink {
                     next += 1;
                 }
             }
-            if out.full() {
+            if out.full() || out.held_for() >= self.linger {
                 out.flush().await?;
             }
         }
