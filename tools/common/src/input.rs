@@ -31,7 +31,6 @@ pub fn open(path: &Path) -> anyhow::Result<Input> {
 
 fn stdin() -> Input {
     let stdin = io::stdin();
-    crate::pipe::widen(&stdin);
     Input {
         name: "<stdin>".to_string(),
         stream: BufReader::with_capacity(BUF_SIZE, Box::new(stdin)),

@@ -7,7 +7,6 @@ pub mod exit;
 pub mod hash;
 pub mod input;
 pub mod jinja;
-pub mod pipe;
 pub mod raw;
 pub mod reader;
 pub mod rejects;

@@ -9,9 +9,9 @@ use serde_json::Value;
 use crate::Record;
 use crate::raw::LineRecord;
 
-/// Buffered records beyond this many bytes go to the sink before more are taken: as much
-/// as the widened pipe holds, so that one write wakes the next stage once.
-const FULL: usize = crate::pipe::PIPE_BYTES;
+/// Buffered records beyond this many bytes go to the sink before more are taken: what a
+/// pipe holds, so one write fills it.
+pub const FULL: usize = 64 * 1024;
 
 /// Writes records as JSONL.
 pub struct Writer<W: Write> {
@@ -23,9 +23,7 @@ pub struct Writer<W: Write> {
 impl Writer<io::Stdout> {
     /// A writer on stdout.
     pub fn stdout() -> Self {
-        let stdout = io::stdout();
-        crate::pipe::widen(&stdout);
-        Writer::new(stdout)
+        Writer::new(io::stdout())
     }
 }
 
@@ -128,7 +126,7 @@ mod tests {
             .expect("object");
         let line_len = to_line(&Value::Object(record.clone())).len();
         let mut writer = Writer::new(Vec::new());
-        let below = (crate::pipe::PIPE_BYTES - 1) / line_len;
+        let below = (FULL - 1) / line_len;
         for _ in 0..below {
             writer.write(&record).expect("write");
         }

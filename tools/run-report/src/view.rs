@@ -82,6 +82,8 @@ pub struct Teacher {
     pub retries: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Replies whose token counts the teacher did not report (not counted as 0).
+    pub tokens_unknown: u64,
     pub requests_per_row: String,
     pub tokens_per_row: String,
     pub seconds_per_row: String,
@@ -222,6 +224,7 @@ pub fn complete(folder: &Folder, kept: Kept, rejected: Rejected, seeds: &Seeds) 
         retries: sum("retries"),
         prompt_tokens: sum("prompt_tokens"),
         completion_tokens: sum("completion_tokens"),
+        tokens_unknown: sum("tokens_unknown"),
         ..Teacher::default()
     };
     teacher.requests_per_row = per_row(teacher.requests as f64);

@@ -11,9 +11,8 @@ use ktpipe_common::raw::RawRecord;
 use tokio::io::AsyncWriteExt;
 use tokio::net::unix::pipe;
 
-/// Buffered records beyond this many bytes are flushed before more are taken: as much as
-/// the widened pipe holds, so one write fills it.
-const FULL: usize = ktpipe_common::pipe::PIPE_BYTES;
+/// Buffered records beyond this many bytes are flushed before more are taken.
+const FULL: usize = ktpipe_common::writer::FULL;
 
 /// Where the records go.
 enum Dest {
@@ -34,7 +33,6 @@ pub struct Stdout {
 impl Stdout {
     /// Stdout as it is: a pipe if it is one.
     pub fn open() -> Self {
-        ktpipe_common::pipe::widen(std::io::stdout());
         let pipe = std::io::stdout()
             .as_fd()
             .try_clone_to_owned()

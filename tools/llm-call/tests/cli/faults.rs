@@ -152,15 +152,9 @@ fn a_refused_key_stops_the_run_at_once() {
         ..Config::default()
     });
     let dir = tmp();
-    let started = Instant::now();
     let out = run(
         llm(dir.path(), &server.base_url()).args(["--api-key", "wrong-key-123"]),
         records(0, 100),
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
     );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
