@@ -17,6 +17,34 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Every binary the recipes run.
+pub const TOOLS: [&str; 8] = [
+    "seed-cat",
+    "prompt-render",
+    "llm-call",
+    "qa-parse",
+    "jsonl-split",
+    "mock-teacher",
+    "stage-report",
+    "run-report",
+];
+
+/// A folder of links to this build's tools, but for `llm-call`: an executable script that
+/// `wrapper` writes, given the folder and the real llm-call. Pass it as `KTPIPE_BIN`.
+pub fn tools_with_llm_call(wrapper: impl FnOnce(&Path, &Path) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = bin_dir();
+    for tool in TOOLS.iter().filter(|t| **t != "llm-call") {
+        std::os::unix::fs::symlink(bin.join(tool), dir.path().join(tool)).expect("symlink");
+    }
+    let script = wrapper(dir.path(), &bin.join("llm-call"));
+    let path = dir.path().join("llm-call");
+    std::fs::write(&path, script).expect("writing the llm-call wrapper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
 /// The folder of the binaries built with this test (target/debug), built if missing.
 pub fn bin_dir() -> PathBuf {
     static BUILD: Once = Once::new();
@@ -27,17 +55,7 @@ pub fn bin_dir() -> PathBuf {
         .expect("target/<profile>/deps/<test>")
         .to_path_buf();
     BUILD.call_once(|| {
-        let tools = [
-            "seed-cat",
-            "prompt-render",
-            "llm-call",
-            "qa-parse",
-            "jsonl-split",
-            "mock-teacher",
-            "stage-report",
-            "run-report",
-        ];
-        if tools.iter().any(|t| !dir.join(t).exists()) {
+        if TOOLS.iter().any(|t| !dir.join(t).exists()) {
             let cargo = option_env!("CARGO").unwrap_or("cargo");
             let status = Command::new(cargo)
                 .args(["build", "--workspace", "--bins"])
@@ -226,29 +244,15 @@ pub struct Tools {
 impl Tools {
     /// Builds the folder; `llm_flags` are appended to every llm-call command line.
     pub fn new(llm_flags: &[&str]) -> Tools {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let bin = bin_dir();
-        for tool in [
-            "seed-cat",
-            "prompt-render",
-            "qa-parse",
-            "jsonl-split",
-            "mock-teacher",
-            "stage-report",
-        ] {
-            std::os::unix::fs::symlink(bin.join(tool), dir.path().join(tool)).expect("symlink");
-        }
         let quoted: Vec<String> = llm_flags.iter().map(|f| shell_quote(f)).collect();
-        let script = format!(
-            "#!/bin/sh\necho $$ >> {pids}\nexec {real} \"$@\" {flags}\n",
-            pids = shell_quote(&dir.path().join("llm-call.pids").to_string_lossy()),
-            real = shell_quote(&bin.join("llm-call").to_string_lossy()),
-            flags = quoted.join(" "),
-        );
-        let wrapper = dir.path().join("llm-call");
-        std::fs::write(&wrapper, script).expect("writing the llm-call wrapper");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let dir = tools_with_llm_call(|dir, real| {
+            format!(
+                "#!/bin/sh\necho $$ >> {pids}\nexec {real} \"$@\" {flags}\n",
+                pids = shell_quote(&dir.join("llm-call.pids").to_string_lossy()),
+                real = shell_quote(&real.to_string_lossy()),
+                flags = quoted.join(" "),
+            )
+        });
         Tools { dir }
     }
 

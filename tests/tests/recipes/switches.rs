@@ -10,7 +10,8 @@ use std::process::Output;
 use serde_json::Value;
 
 use super::harness::{
-    Mock, bin_dir, count, just_cmd, read_jsonl, root, sample_seed, shell_quote, stage_stats, stderr,
+    Mock, bin_dir, count, just_cmd, read_jsonl, root, sample_seed, shell_quote, stage_stats,
+    stderr, tools_with_llm_call,
 };
 
 /// The four pre-training folders `cpt=on` writes, as the example's mixing step names them.
@@ -29,31 +30,17 @@ struct Recorder {
 
 impl Recorder {
     fn new() -> Recorder {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let bin = bin_dir();
-        for tool in [
-            "seed-cat",
-            "prompt-render",
-            "qa-parse",
-            "jsonl-split",
-            "mock-teacher",
-            "stage-report",
-        ] {
-            std::os::unix::fs::symlink(bin.join(tool), dir.path().join(tool)).expect("symlink");
-        }
-        let requests = dir.path().join("requests");
-        std::fs::create_dir(&requests).expect("requests folder");
-        // The recipes name each stage with --stage DATASET/NAME.
-        let script = format!(
-            "#!/bin/sh\nstage=unnamed prev=\nfor a in \"$@\"; do [ \"$prev\" = --stage ] && stage=$a; prev=$a; done\n\
-             tee -a {requests}/\"$(echo \"$stage\" | tr / :)\".jsonl | {real} \"$@\"\n",
-            requests = shell_quote(&requests.to_string_lossy()),
-            real = shell_quote(&bin.join("llm-call").to_string_lossy()),
-        );
-        let wrapper = dir.path().join("llm-call");
-        std::fs::write(&wrapper, script).expect("writing the llm-call wrapper");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let dir = tools_with_llm_call(|dir, real| {
+            let requests = dir.join("requests");
+            std::fs::create_dir(&requests).expect("requests folder");
+            // The recipes name each stage with --stage DATASET/NAME.
+            format!(
+                "#!/bin/sh\nstage=unnamed prev=\nfor a in \"$@\"; do [ \"$prev\" = --stage ] && stage=$a; prev=$a; done\n\
+                 tee -a {requests}/\"$(echo \"$stage\" | tr / :)\".jsonl | {real} \"$@\"\n",
+                requests = shell_quote(&requests.to_string_lossy()),
+                real = shell_quote(&real.to_string_lossy()),
+            )
+        });
         Recorder { dir }
     }
 

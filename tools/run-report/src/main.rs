@@ -6,6 +6,7 @@ mod charts;
 mod cli;
 mod folder;
 mod html;
+mod lines;
 mod rejects;
 mod rows;
 mod run;

@@ -2,14 +2,12 @@
 //! of each, and the per-seed tally. Reasons that differ only in the details after their
 //! first ': ' or ' (' (a similarity, the kept twin, the teacher's error) are one kind.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::lines;
 use crate::seeds::Seeds;
 
 /// Kinds of reason kept apart; the rest of a run's are counted as "other reasons".
@@ -56,27 +54,9 @@ struct Why {
 
 /// Reads `path`, counting each record's seed document into `seeds`.
 pub fn read(path: &Path, seeds: &mut Seeds) -> anyhow::Result<Rejected> {
-    let file = File::open(path).with_context(|| format!("opening '{}'", path.display()))?;
-    let mut input = BufReader::with_capacity(1 << 18, file);
     let mut rejected = Rejected::default();
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = input
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("reading '{}'", path.display()))?;
-        if n == 0 {
-            break;
-        }
+    lines::each(path, "a rejected record", |_, row: Row, _| {
         rejected.total += 1;
-        let row: Row = match serde_json::from_slice(&line) {
-            Ok(row) => row,
-            Err(err) => bail!(
-                "'{}' line {}: not a rejected record: {err}",
-                path.display(),
-                rejected.total
-            ),
-        };
         if let Some(seed_id) = row.seed_id.as_ref().and_then(Value::as_str) {
             seeds.rejected(
                 seed_id,
@@ -119,7 +99,8 @@ pub fn read(path: &Path, seeds: &mut Seeds) -> anyhow::Result<Rejected> {
                 });
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(rejected)
 }
 

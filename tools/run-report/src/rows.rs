@@ -1,16 +1,15 @@
 //! One pass over gen.jsonl: the kept rows' count, lengths, columns, per-seed tally and a
 //! seeded sample. Only the fields read are decoded; memory holds the sample, not the rows.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use ktpipe_common::Record;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::charts::Histogram;
+use crate::lines;
 use crate::seeds::Seeds;
 
 /// The sample is the same for the same file: it is drawn with this seed.
@@ -41,28 +40,12 @@ struct Row {
 
 /// Reads `path`, counting each row's seed document into `seeds`.
 pub fn read(path: &Path, seeds: &mut Seeds, sample_size: usize) -> anyhow::Result<Kept> {
-    let file = File::open(path).with_context(|| format!("opening '{}'", path.display()))?;
-    let mut input = BufReader::with_capacity(1 << 18, file);
     let mut kept = Kept::default();
     let mut rng = fastrand::Rng::with_seed(SAMPLE_SEED);
     // Reservoir sampling: (row number, row); whether a row is drawn is known before it is read.
     let mut sample: Vec<(u64, Record)> = Vec::with_capacity(sample_size);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = input
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("reading '{}'", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        let index = kept.rows;
+    lines::each(path, "a row of a dataset", |index, row: Row, line| {
         kept.rows += 1;
-        let place = || format!("'{}' line {}", path.display(), index + 1);
-        let row: Row = match serde_json::from_slice(&line) {
-            Ok(row) => row,
-            Err(err) => bail!("{}: not a row of a dataset: {err}", place()),
-        };
         if let Some(seed_id) = row.seed_id.as_ref().and_then(Value::as_str) {
             seeds.kept(
                 seed_id,
@@ -82,7 +65,7 @@ pub fn read(path: &Path, seeds: &mut Seeds, sample_size: usize) -> anyhow::Resul
             (j < sample_size).then_some(j)
         };
         if index == 0 || slot.is_some() {
-            let record: Record = serde_json::from_slice(&line).with_context(place)?;
+            let record: Record = serde_json::from_slice(line).context("a row that decoded once")?;
             for name in record.keys() {
                 if !kept.columns.contains(name) {
                     kept.columns.push(name.clone());
@@ -94,7 +77,8 @@ pub fn read(path: &Path, seeds: &mut Seeds, sample_size: usize) -> anyhow::Resul
                 None => {}
             }
         }
-    }
+        Ok(())
+    })?;
     sample.sort_by_key(|(index, _)| *index);
     kept.sample = sample.into_iter().map(|(_, record)| record).collect();
     Ok(kept)
