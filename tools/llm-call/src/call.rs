@@ -18,11 +18,10 @@ use crate::cache::inflight::{self, Role};
 use crate::cache::{Call, Row};
 use crate::output::Outcome;
 use crate::progress::{Counters, bump};
-use crate::records::{self, Fields};
+use crate::records;
+use crate::settings::Ask;
 use crate::stop::{Fatal, Reach, stopped};
 use crate::teacher::reply::{Choice, Reply, Tokens};
-use crate::teacher::request::Spec;
-use crate::teacher::retry::Backoff;
 use crate::teacher::{Client, Failure};
 
 /// A record ready to be sent, with what the cache already holds for it.
@@ -46,26 +45,8 @@ pub struct Job {
 pub struct Ctx {
     /// The HTTP client.
     pub client: Client,
-    /// Request settings.
-    pub spec: Spec,
-    /// Field names.
-    pub fields: Fields,
-    /// Choices per record.
-    pub n: u32,
-    /// Keep replies cut at max tokens.
-    pub allow_truncated: bool,
-    /// A pattern every kept reply must match; others are asked for again.
-    pub expect: Option<fancy_regex::Regex>,
-    /// The settings that decide whether a reply is usable, as remembered with a cached
-    /// rejection.
-    pub policy: Arc<str>,
-    /// Consecutive failed attempts before a record is given up.
-    pub max_attempts: u32,
-    /// Attempts for a record whose replies keep coming back empty or cut: unlike an
-    /// outage, asking again rarely helps, so it is given up sooner.
-    pub max_content_attempts: u32,
-    /// Retry delays.
-    pub backoff: Backoff,
+    /// What each record is asked, and which replies are kept.
+    pub ask: Ask,
     /// Requests in flight.
     pub budget: Arc<Budget>,
     /// Rows for the cache, when there is one.
@@ -88,14 +69,14 @@ enum Ending {
 
 /// Finds every choice of `job` and says what to write.
 pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
-    let n = ctx.n as usize;
+    let n = ctx.ask.n as usize;
     let mut cached = job.cached;
     // Replayed only under the settings that judged those replies unusable: a rerun with
     // --allow-truncated or another --expect asks again.
     let replay = job
         .rejected
         .iter()
-        .find(|(policy, _)| **policy == *ctx.policy);
+        .find(|(policy, _)| **policy == *ctx.ask.policy);
     if let Some((_, reason)) = replay.filter(|_| cached.len() < n) {
         return Outcome::Reject {
             records: Vec::new(),
@@ -122,7 +103,7 @@ pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
     let mut hits = 0;
     for (idx, choice) in cached {
         if let Some(slot) = slots.get_mut(idx as usize)
-            && (ctx.allow_truncated || !choice.is_truncated())
+            && (ctx.ask.allow_truncated || !choice.is_truncated())
         {
             *slot = Some(choice);
             hits += 1;
@@ -141,7 +122,7 @@ pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
     }
     drop(leader);
     match ending {
-        Ending::Complete => Outcome::Emit(records::build(located.record, got, &ctx.fields)),
+        Ending::Complete => Outcome::Emit(records::build(located.record, got, &ctx.ask.fields)),
         Ending::Stopped => Outcome::Unfinished,
         Ending::Failed {
             mut reason,
@@ -154,7 +135,7 @@ pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
             {
                 cache.send(Row::Rejected {
                     key: Arc::clone(key),
-                    policy: Arc::clone(&ctx.policy),
+                    policy: Arc::clone(&ctx.ask.policy),
                     reason: reason.clone(),
                 });
             }
@@ -162,7 +143,7 @@ pub async fn process(ctx: &Ctx, job: Job) -> Outcome {
                 Vec::new()
             } else {
                 reason.push_str(&format!(" ({} of {n} choices missing)", n - got.len()));
-                records::build(located.record.clone(), got, &ctx.fields)
+                records::build(located.record.clone(), got, &ctx.ask.fields)
             };
             Outcome::Reject {
                 records,
@@ -188,8 +169,8 @@ impl Ctx {
                 return Ending::Complete;
             };
             let want = missing.len() as u32;
-            let seed = self.spec.seed.map(|s| s.wrapping_add(first as u64));
-            let body = Bytes::from(self.spec.body(messages, want, seed));
+            let seed = self.ask.spec.seed.map(|s| s.wrapping_add(first as u64));
+            let body = Bytes::from(self.ask.spec.body(messages, want, seed));
             let Some((result, sent)) = self.send(body, failures).await else {
                 return Ending::Stopped;
             };
@@ -231,9 +212,9 @@ impl Ctx {
             }
             failures += 1;
             let limit = if failure.is_content() {
-                self.max_content_attempts.min(self.max_attempts)
+                self.ask.max_content_attempts.min(self.ask.max_attempts)
             } else {
-                self.max_attempts
+                self.ask.max_attempts
             };
             if failures >= limit {
                 return Ending::Failed {
@@ -243,7 +224,7 @@ impl Ctx {
             }
             bump(&self.counters.retries);
             if !self
-                .sleep(self.backoff.delay(failures, failure.retry_after()))
+                .sleep(self.ask.backoff.delay(failures, failure.retry_after()))
                 .await
             {
                 return Ending::Stopped;
@@ -301,7 +282,7 @@ impl Ctx {
         let mut taken = 0;
         let mut bad = None;
         for choice in reply.choices {
-            if choice.is_truncated() && !self.allow_truncated {
+            if choice.is_truncated() && !self.ask.allow_truncated {
                 bad = Some(Failure::Truncated);
                 continue;
             }
@@ -309,7 +290,7 @@ impl Ctx {
                 bad = Some(Failure::Empty);
                 continue;
             }
-            if let Some(expect) = &self.expect
+            if let Some(expect) = &self.ask.expect
                 && !expect.is_match(&choice.content).unwrap_or(true)
             {
                 bad = Some(Failure::OffFormat(expect.as_str().to_string()));

@@ -70,16 +70,8 @@ fn prepare(
         common,
         endpoint,
         transport,
-        spec,
+        ask,
         cache,
-        fields,
-        n,
-        allow_truncated,
-        expect,
-        policy,
-        max_attempts,
-        max_content_attempts,
-        backoff,
         concurrency,
         shared_budget,
         window,
@@ -94,7 +86,7 @@ fn prepare(
             let (cache, lookup) = crate::cache::open(
                 path,
                 common.stage.clone(),
-                spec.model.clone(),
+                ask.spec.model.clone(),
                 label.clone(),
             )?;
             (Some(cache), Some(lookup))
@@ -103,18 +95,12 @@ fn prepare(
     };
     let counters = Arc::new(Counters::default());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let messages = fields.messages.clone();
+    let messages = ask.fields.messages.clone();
+    let spec = ask.spec.clone();
+    let n = ask.n;
     let ctx = Arc::new(Ctx {
         client: Client::new(&endpoint, concurrency as usize)?.with_transport(transport),
-        spec: spec.clone(),
-        fields,
-        n,
-        allow_truncated,
-        expect,
-        policy,
-        max_attempts,
-        max_content_attempts,
-        backoff,
+        ask,
         budget: Budget::new(concurrency, shared_budget.as_deref())?,
         cache: cache.as_ref().map(Cache::writer),
         counters: Arc::clone(&counters),
@@ -189,7 +175,7 @@ async fn drive(ctx: Arc<Ctx>, parts: Parts) -> anyhow::Result<bool> {
     });
     // The window counts output records: a record asking for n choices takes n places (at
     // most the whole window), so memory stays bounded by the window whatever -n is.
-    let weight = (ctx.n as usize).clamp(1, window) as u32;
+    let weight = (ctx.ask.n as usize).clamp(1, window) as u32;
     let window = Arc::new(Semaphore::new(window));
     let dispatcher = tokio::spawn(dispatch(
         Arc::clone(&ctx),

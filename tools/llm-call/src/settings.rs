@@ -36,6 +36,31 @@ pub struct Endpoint {
     pub timeout: Duration,
 }
 
+/// What each record is asked, which replies are kept and how often to try: the part of
+/// the settings every call reads.
+pub struct Ask {
+    /// The request spec shared by all records.
+    pub spec: Spec,
+    /// The fields read and written.
+    pub fields: Fields,
+    /// Choices per input record.
+    pub n: u32,
+    /// Keep replies cut at max tokens.
+    pub allow_truncated: bool,
+    /// A pattern every kept reply must match (`--expect`); others are asked for again.
+    pub expect: Option<fancy_regex::Regex>,
+    /// The settings that decide whether a reply is usable, as remembered with a cached
+    /// rejection.
+    pub policy: Arc<str>,
+    /// Consecutive failed attempts before a record is given up.
+    pub max_attempts: u32,
+    /// Attempts for a record whose replies keep coming back empty or cut: unlike an
+    /// outage, asking again rarely helps, so it is given up sooner.
+    pub max_content_attempts: u32,
+    /// Retry delays.
+    pub backoff: Backoff,
+}
+
 /// Everything resolved from the command line and the environment.
 pub struct Settings {
     /// Message prefix: `llm-call`, or `llm-call[stage]`.
@@ -46,26 +71,10 @@ pub struct Settings {
     pub endpoint: Endpoint,
     /// How replies are read, and their bounds.
     pub transport: Transport,
-    /// The request spec shared by all records.
-    pub spec: Spec,
+    /// What each record is asked, and which replies are kept.
+    pub ask: Ask,
     /// The cache database, unless `--no-cache`.
     pub cache: Option<PathBuf>,
-    /// The fields read and written.
-    pub fields: Fields,
-    /// Choices per input record.
-    pub n: u32,
-    /// Keep replies cut at max tokens.
-    pub allow_truncated: bool,
-    /// The pattern a reply must match (`--expect`).
-    pub expect: Option<fancy_regex::Regex>,
-    /// The settings that judge a reply unusable, stored with a rejected request.
-    pub policy: Arc<str>,
-    /// Attempts per request.
-    pub max_attempts: u32,
-    /// Attempts for a request whose replies come back empty, cut or off-format.
-    pub max_content_attempts: u32,
-    /// Retry delays.
-    pub backoff: Backoff,
     /// Requests in flight at once.
     pub concurrency: u32,
     /// The directory of a budget shared with other processes.
@@ -141,27 +150,29 @@ pub fn resolve(cli: Cli) -> anyhow::Result<Settings> {
             hedge_after: hedge_after(cli.hedge_after)?,
             max_reply_bytes: usize::try_from(cli.max_reply_bytes).unwrap_or(usize::MAX),
         },
-        spec,
+        ask: Ask {
+            spec,
+            fields: if cli.no_index {
+                fields.without_index()
+            } else {
+                fields
+            },
+            n: cli.n,
+            allow_truncated: cli.allow_truncated,
+            expect: expect(cli.expect.as_deref())?,
+            policy: Arc::from(format!(
+                "allow_truncated={};expect={}",
+                cli.allow_truncated,
+                cli.expect.as_deref().unwrap_or("")
+            )),
+            max_attempts: cli.max_attempts,
+            max_content_attempts: cli.max_content_attempts,
+            backoff: Backoff {
+                base: Duration::from_millis(cli.retry_base_ms),
+                max: Duration::from_millis(cli.retry_max_ms),
+            },
+        },
         cache,
-        fields: if cli.no_index {
-            fields.without_index()
-        } else {
-            fields
-        },
-        n: cli.n,
-        allow_truncated: cli.allow_truncated,
-        expect: expect(cli.expect.as_deref())?,
-        policy: Arc::from(format!(
-            "allow_truncated={};expect={}",
-            cli.allow_truncated,
-            cli.expect.as_deref().unwrap_or("")
-        )),
-        max_attempts: cli.max_attempts,
-        max_content_attempts: cli.max_content_attempts,
-        backoff: Backoff {
-            base: Duration::from_millis(cli.retry_base_ms),
-            max: Duration::from_millis(cli.retry_max_ms),
-        },
         concurrency: cli.concurrency,
         window: cli.window_size(),
         ordered: !cli.unordered,
