@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::view::{DatasetView, RunView};
+use crate::run_view::RunView;
+use crate::view::DatasetView;
 
 /// What each column the recipes write holds; others are named without a description.
 const COLUMNS: &[(&str, &str)] = &[

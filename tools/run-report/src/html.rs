@@ -3,7 +3,8 @@
 
 use minijinja::{Environment, context};
 
-use crate::view::{DatasetView, RunView};
+use crate::run_view::RunView;
+use crate::view::DatasetView;
 
 const TEMPLATE: &str = include_str!("report.html");
 

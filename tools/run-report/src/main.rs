@@ -10,6 +10,7 @@ mod lines;
 mod rejects;
 mod rows;
 mod run;
+mod run_view;
 mod seeds;
 mod view;
 

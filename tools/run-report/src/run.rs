@@ -53,7 +53,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Outcome> {
             .map(|reader| reader.join().expect("a dataset's reader does not panic"))
             .collect()
     });
-    let run = view::run(&folders, &views, VERSION);
+    let run = crate::run_view::run(&folders, &views, VERSION);
     publish(&out.join("report.html"), &html::render(&run, &views)?)?;
     for d in views.iter().filter(|d| d.state == "complete") {
         publish(&out.join(&d.name).join("README.md"), &card::card(d, &run))?;
