@@ -4,7 +4,6 @@
 //! fails the run quickly and cleanly; a teacher that goes silent costs a retry, and does
 //! not hold the run hostage.
 
-
 use serde_json::Value;
 
 use super::harness::{
