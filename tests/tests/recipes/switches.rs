@@ -10,8 +10,8 @@ use std::process::Output;
 use serde_json::Value;
 
 use super::harness::{
-    Mock, bin_dir, count, just_cmd, read_jsonl, root, sample_seed, shell_quote, stage_stats,
-    stderr, tools_with_llm_call,
+    DATASETS, Mock, bin_dir, count, just_cmd, read_jsonl, root, sample_seed, shell_quote,
+    stage_stats, stderr, tools_with_llm_call,
 };
 
 /// The four pre-training folders `cpt=on` writes, as the example's mixing step names them.
@@ -291,12 +291,7 @@ fn language_reaches_every_prompt_and_a_japanese_row_goes_end_to_end() {
     // The markers still parse: every dataset keeps rows whose text carries the seed's words.
     let stats = mock.stats();
     let mut kept = 0;
-    for dataset in [
-        "extractive_summary",
-        "detailed_summary",
-        "key_facts_to_qa",
-        "document_based_qa",
-    ] {
+    for dataset in DATASETS.iter() {
         let rows = read_jsonl(&out.join(dataset).join("gen.jsonl"));
         let raw = if dataset == "document_based_qa" {
             "base_document"
@@ -330,6 +325,19 @@ fn language_reaches_every_prompt_and_a_japanese_row_goes_end_to_end() {
     // Japanese questions went through dedup's tokenisation.
     let dedup = stage_stats(&out, "document_based_qa", "question-repeats");
     assert!(dedup["in"].as_u64().is_some_and(|n| n > 0), "{dedup}");
+    // The report names the seed document in its own script, and every dataset's card too.
+    let report = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(
+        report.contains("川沿いの町の歴史"),
+        "the report lost the Japanese title"
+    );
+    for dataset in DATASETS.iter() {
+        let card = std::fs::read_to_string(out.join(dataset).join("README.md")).expect("card");
+        assert!(card.contains(&format!(
+            "| rows | {}",
+            read_jsonl(&out.join(dataset).join("gen.jsonl")).len()
+        )));
+    }
 }
 
 /// A copy of the shipped prompts in `dir/label`, with `edit` applied to the file `name`
