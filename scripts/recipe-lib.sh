@@ -89,7 +89,7 @@ ktp_finish() {
 # .stages/run.txt as name=value lines: the times, the teacher (its host, never the URL's
 # credentials or the key) and every setting the Justfile lists (KTP_SETTINGS).
 ktp_stamp() {
-  local url=${TEACHER_MODEL_BASE_URL:-} host name value
+  local url=${TEACHER_MODEL_BASE_URL:-} now=$EPOCHREALTIME host name value
   host=${url#*://}
   host=${host%%/*}
   host=${host##*@}
@@ -97,9 +97,9 @@ ktp_stamp() {
     echo "dataset=$KTP_DATASET"
     echo "status=$1"
     echo "started=$KTP_STARTED"
-    echo "finished=$EPOCHREALTIME"
+    echo "finished=$now"
     TZ=UTC printf 'started_at=%(%Y-%m-%dT%H:%M:%SZ)T\n' "${KTP_STARTED%.*}"
-    TZ=UTC printf 'finished_at=%(%Y-%m-%dT%H:%M:%SZ)T\n' -1
+    TZ=UTC printf 'finished_at=%(%Y-%m-%dT%H:%M:%SZ)T\n' "${now%.*}"
     echo "model=${TEACHER_MODEL_NAME:-}"
     echo "host=$host"
     for name in $KTP_SETTINGS; do
