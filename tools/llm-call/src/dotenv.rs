@@ -1,9 +1,10 @@
-//! A small `.env` reader: `KEY=VALUE` lines, optional `export ` prefix, optional single or
-//! double quotes, `#` comments. Real environment variables take precedence over the file.
+//! Settings from the environment, else from `.env` in the working directory, read with
+//! the parser `just`'s `dotenv-load` uses, so the recipes and llm-call agree on its lines.
 
 use std::collections::HashMap;
-use std::io;
 use std::path::Path;
+
+use ktpipe_common::UsageError;
 
 /// Variables from the environment, falling back to a `.env` file.
 #[derive(Debug, Default)]
@@ -17,17 +18,18 @@ impl Env {
         Self::from_file(Path::new(".env"))
     }
 
-    /// Reads the given file if it exists.
+    /// Reads the given file if it exists; a line it cannot parse is a usage error.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Ok(Env { file: parse(&text) }),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Env::default()),
-            Err(err) => Err(ktpipe_common::UsageError::new(format!(
-                "cannot read '{}': {err}",
-                path.display()
-            ))
-            .into()),
-        }
+        let bad = |err: dotenvy::Error| {
+            UsageError::new(format!("cannot read '{}': {err}", path.display()))
+        };
+        let lines = match dotenvy::from_path_iter(path) {
+            Ok(lines) => lines,
+            Err(err) if err.not_found() => return Ok(Env::default()),
+            Err(err) => return Err(bad(err).into()),
+        };
+        let file = lines.collect::<Result<_, _>>().map_err(bad)?;
+        Ok(Env { file })
     }
 
     /// The variable's value: the real environment first, then the file.
@@ -38,65 +40,29 @@ impl Env {
     }
 }
 
-/// Parses `.env` text; lines that are not assignments are ignored.
-pub fn parse(text: &str) -> HashMap<String, String> {
-    let mut vars = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let key = key.trim();
-        if key.is_empty() || key.contains(char::is_whitespace) {
-            continue;
-        }
-        vars.insert(key.to_string(), unquote(value.trim()));
-    }
-    vars
-}
-
-fn unquote(value: &str) -> String {
-    for quote in ['"', '\''] {
-        if let Some(inner) = value.strip_prefix(quote) {
-            // Text after the closing quote (a comment) is dropped.
-            return match inner.find(quote) {
-                Some(end) => inner[..end].to_string(),
-                None => inner.to_string(),
-            };
-        }
-    }
-    match value.find(" #") {
-        Some(pos) => value[..pos].trim_end().to_string(),
-        None => value.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parses_assignments_quotes_and_comments() {
-        let vars = parse(
-            "# teacher\nTEACHER_MODEL_NAME=llama # the model\nexport A='x # y'\n\
-             B=\"quoted\" trailing\nnot a line\n  C = spaced \nD=\nE=a=b\r\n",
-        );
-        assert_eq!(vars["TEACHER_MODEL_NAME"], "llama");
-        assert_eq!(vars["A"], "x # y");
-        assert_eq!(vars["B"], "quoted");
-        assert_eq!(vars["C"], "spaced");
-        assert_eq!(vars["D"], "");
-        assert_eq!(vars["E"], "a=b");
-        assert_eq!(vars.len(), 6);
-    }
-
-    #[test]
-    fn missing_file_is_empty() {
-        let env = Env::from_file(Path::new("/nonexistent/.env")).expect("missing is fine");
-        assert!(env.file.is_empty());
+    fn reads_assignments_quotes_and_comments_and_names_a_bad_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(".env");
+        std::fs::write(
+            &path,
+            "# teacher\nTEACHER_MODEL_NAME=llama # the model\nexport A='x # y'\nD=\nE=a=b\r\n",
+        )
+        .expect("write");
+        let env = Env::from_file(&path).expect("parses");
+        assert_eq!(env.file["TEACHER_MODEL_NAME"], "llama");
+        assert_eq!(env.file["A"], "x # y");
+        assert_eq!(env.file["D"], "");
+        assert_eq!(env.file["E"], "a=b");
+        assert_eq!(env.file.len(), 4);
+        std::fs::write(&path, "A=1\nnot a line\n").expect("write");
+        let err = Env::from_file(&path).expect_err("bad line");
+        assert!(err.to_string().contains(".env"), "{err}");
+        let missing = Env::from_file(&dir.path().join("none")).expect("missing is fine");
+        assert!(missing.file.is_empty());
     }
 }

@@ -14,7 +14,6 @@ mod run;
 mod settings;
 mod stop;
 mod teacher;
-mod timefmt;
 
 use std::process::ExitCode;
 

@@ -9,12 +9,11 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::cache::Row;
-use crate::timefmt::rfc3339;
 
 /// How long the first row of a batch waits for others to join its commit.
 pub const PERIOD: Duration = Duration::from_millis(250);
@@ -129,7 +128,6 @@ impl Batches {
     }
 
     fn commit(&mut self, rows: &[Row]) -> rusqlite::Result<()> {
-        let now = rfc3339(SystemTime::now());
         let labels = &self.labels;
         let tx = self
             .conn
@@ -137,15 +135,16 @@ impl Batches {
         {
             let mut choice_stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO choices (key, idx, content, reasoning, finish_reason, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
             )?;
             let mut call_stmt = tx.prepare_cached(
                 "INSERT INTO calls (at, stage, model, key, n, status, attempts, latency_ms,
-                 prompt_tokens, completion_tokens, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 prompt_tokens, completion_tokens, error)
+                 VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', ?1, 'unixepoch'), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             let mut rejected_stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO rejected (key, policy, reason, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
+                 VALUES (?1, ?2, ?3, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
             )?;
             for row in rows {
                 match row {
@@ -154,7 +153,7 @@ impl Batches {
                         policy,
                         reason,
                     } => {
-                        rejected_stmt.execute(params![&**key, &**policy, reason, now])?;
+                        rejected_stmt.execute(params![&**key, &**policy, reason])?;
                     }
                     Row::Choice { key, idx, choice } => {
                         choice_stmt.execute(params![
@@ -163,12 +162,13 @@ impl Batches {
                             choice.content,
                             choice.reasoning,
                             choice.finish_reason,
-                            now
                         ])?;
                     }
                     Row::Call(c) => {
                         call_stmt.execute(params![
-                            rfc3339(c.at),
+                            c.at.duration_since(UNIX_EPOCH)
+                                .unwrap_or_default()
+                                .as_secs_f64(),
                             labels.stage,
                             labels.model,
                             &*c.key,

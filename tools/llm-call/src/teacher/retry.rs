@@ -42,7 +42,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let wait = match value.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs >= 0.0 => Duration::from_secs_f64(secs.min(1e6)),
         Ok(_) => return None,
-        Err(_) => crate::timefmt::parse_http_date(value)?
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
             .duration_since(now)
             .unwrap_or_default(),
     };
