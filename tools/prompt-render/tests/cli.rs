@@ -1,5 +1,7 @@
-//! CLI cases for prompt-render: the stream contract, strict rendering, binds, and the
-//! template checks that happen before any input is read.
+//! CLI cases for prompt-render. Those that read as a command, its input and its exact output
+//! (rendering, --to, --bind, --set, a missing field with and without --rejects, --check)
+//! are files in `tests/cmd`; here are the help, the template and flag checks that end the
+//! run before any input is read, and the shared stream contract.
 
 #![allow(clippy::unwrap_used)] // a test may unwrap: a panic is a failed case
 
@@ -7,15 +9,11 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
-use ktpipe_testkit::{self as kit, records, stderr, stdout};
+use ktpipe_testkit::{self as kit, stderr};
 use serde_json::json;
 
 fn bin() -> PathBuf {
     assert_cmd::cargo::cargo_bin("prompt-render")
-}
-
-fn run(args: &[&str], stdin: impl AsRef<[u8]>) -> Output {
-    kit::run(&bin(), args, stdin)
 }
 
 fn exits_without_eof(args: &[&str]) -> Output {
@@ -42,6 +40,16 @@ fn seed(question: &str) -> String {
     )
 }
 
+/// The cases in `tests/cmd`: each `.toml` holds the arguments and exit code, with the
+/// stdin, the exact stdout and stderr, the templates it reads (`<case>.in/`, or
+/// `tests/fixtures`) and the files it writes (`<case>.out/`).
+#[test]
+fn cli_cases() {
+    trycmd::TestCases::new()
+        .default_bin_path(bin())
+        .case("tests/cmd/*.toml");
+}
+
 #[test]
 fn help_has_summary_flags_and_examples() {
     kit::check_help_mentions(
@@ -61,120 +69,6 @@ fn help_has_summary_flags_and_examples() {
             "Examples:",
             "prompt-render --template prompts/answer.yaml",
         ],
-    );
-}
-
-#[test]
-fn sdg_hub_format_template_renders_messages() {
-    let t = fixture("answer.yaml");
-    let out = run(&["--template", &t], seed("When does water boil?"));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let recs = records(&out);
-    assert_eq!(recs.len(), 1);
-    assert_eq!(
-        recs[0]["question"], "When does water boil?",
-        "fields pass through"
-    );
-    assert_eq!(
-        recs[0]["messages"],
-        json!([
-            {"role": "system", "content": "You are a careful assistant who answers from the given document only."},
-            {"role": "user", "content": "Answer the question using only the document below.\n\n[Start of Document]\nWater\nWater boils at 100 C.\n[End of Document]\n\nQuestion: When does water boil?"},
-        ])
-    );
-    assert!(stdout(&out).starts_with(
-        r#"{"document":"Water boils at 100 C.","document_outline":"Water","question""#
-    ));
-}
-
-#[test]
-fn to_names_the_field_and_an_existing_one_keeps_its_place() {
-    let dir = tempfile::tempdir().unwrap();
-    let t = template(&dir, "t.yaml", "- role: user\n  content: '{{ a }}'\n");
-    let out = run(
-        &["--template", &t, "--to", "prompt"],
-        "{\"prompt\":0,\"a\":\"x\"}\n",
-    );
-    assert_eq!(
-        stdout(&out),
-        "{\"prompt\":[{\"role\":\"user\",\"content\":\"x\"}],\"a\":\"x\"}\n"
-    );
-}
-
-#[test]
-fn a_missing_field_rejects_the_record_naming_variable_template_and_line() {
-    let t = fixture("answer.yaml");
-    let input = format!(
-        "{}{}{}",
-        seed("q1"),
-        json!({"document": "d", "document_outline": "o"}),
-        "\n"
-    );
-    let out = run(&["--template", &t], &input);
-    assert_eq!(out.status.code(), Some(1));
-    let want = format!(
-        "prompt-render: <stdin>:2: template '{t}' needs field 'question', which the record lacks (user message 2, line 8)"
-    );
-    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
-    assert_eq!(records(&out).len(), 1, "the good record still comes out");
-
-    let dir = tempfile::tempdir().unwrap();
-    let rejects = dir.path().join("rejects.jsonl");
-    let out = run(
-        &["--template", &t, "--rejects", rejects.to_str().unwrap()],
-        &input,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let rejected: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(&rejects).unwrap().trim()).unwrap();
-    assert_eq!(rejected["document"], "d");
-    assert_eq!(rejected["_reject"]["line"], 2);
-    assert!(
-        rejected["_reject"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("needs field 'question'")
-    );
-}
-
-#[test]
-fn template_text_in_data_is_not_evaluated_and_values_keep_their_form() {
-    let dir = tempfile::tempdir().unwrap();
-    let t = template(
-        &dir,
-        "t.yaml",
-        "- role: user\n  content: \"{{ q }} | {{ n }} | {{ f }} | {{ l }}\"\n",
-    );
-    let out = run(
-        &["--template", &t],
-        "{\"q\":\"{{ 7*7 }} {% if true %}x{% endif %}\",\"n\":3,\"f\":2.5,\"l\":[1,\"a\"]}\n",
-    );
-    assert_eq!(
-        records(&out)[0]["messages"][0]["content"],
-        "{{ 7*7 }} {% if true %}x{% endif %} | 3 | 2.5 | [1, \"a\"]"
-    );
-}
-
-#[test]
-fn bind_reads_another_field() {
-    let t = fixture("answer.yaml");
-    let line =
-        json!({"document": "raw", "summary": "short", "document_outline": "o", "question": "q"});
-    let out = run(
-        &["--template", &t, "--bind", "document=summary"],
-        format!("{line}\n"),
-    );
-    let content = records(&out)[0]["messages"][1]["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(content.contains("o\nshort\n"), "{content}");
-    let out = run(&["--template", &t, "--bind", "document=summary"], seed("q"));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("needs field 'summary' (bound to variable 'document')"),
-        "{}",
-        stderr(&out)
     );
 }
 
@@ -237,38 +131,17 @@ fn bad_templates_and_flags_exit_2_without_reading_stdin() {
     }
 }
 
+/// `--check` ends without waiting for stdin; what it says is `tests/cmd/check.toml`.
 #[test]
 fn check_validates_without_reading_input() {
     let t = fixture("answer.yaml");
     let out = exits_without_eof(&["--template", &t, "--check"]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        stderr(&out).contains("variables: document, document_outline, question"),
-        "{}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]
-fn set_gives_every_record_a_value_and_check_holds_a_template_to_its_stage() {
-    let dir = tempfile::tempdir().unwrap();
-    let t = template(
-        &dir,
-        "lang.yaml",
-        "- role: user\n  content: |\n    {{ question }}\n    {% if language %}Reply in {{ language }}.{% endif %}\n",
-    );
-    let out = run(
-        &["--template", &t, "--set", "language=Japanese"],
-        seed("Why?"),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        records(&out)[0]["messages"][0]["content"],
-        "Why?\nReply in Japanese."
-    );
-    let out = run(&["--template", &t, "--set", "language="], seed("Why?"));
-    assert_eq!(records(&out)[0]["messages"][0]["content"], "Why?");
-
+fn check_holds_a_template_to_its_stage() {
+    let t = fixture("lang.yaml");
     let fields = "document,document_outline,question";
     let ok = exits_without_eof(&[
         "--template",
@@ -312,13 +185,6 @@ fn set_gives_every_record_a_value_and_check_holds_a_template_to_its_stage() {
     // --fields and --must-read only make sense with --check.
     let out = exits_without_eof(&["--template", &t, "--fields", fields]);
     assert_eq!(out.status.code(), Some(2));
-}
-
-#[test]
-fn empty_input_gives_empty_output() {
-    let out = run(&["--template", &fixture("answer.yaml")], "");
-    assert!(out.status.success());
-    assert_eq!(stdout(&out), "");
 }
 
 #[test]
