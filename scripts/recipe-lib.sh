@@ -38,7 +38,7 @@ stage() {
     extra=("${KTP_LLM_FLAGS[@]}")
   fi
   # Bash forks the stages of a pipeline left to right, so their PIDs give the pipeline
-  # order, which the rejects file and the report follow.
+  # order (ktp_stage_order), which the rejects file and the report follow.
   echo "$BASHPID $name" >>"$KTP_STAGES/order"
   local rc=0
   "$tool" "$@" "${extra[@]}" --stage "$KTP_DATASET/$name" \
@@ -54,6 +54,17 @@ stage() {
   return 0
 }
 
+# ktp_stage_order ORDER_FILE: the stage names in pipeline order, from the `PID NAME` lines
+# the stages wrote. PIDs wrap around (at 32,768 on many systems, at most 2^22), and a
+# pipeline's stages are forked within far fewer than 16,384 PIDs: when its PIDs lie further
+# apart, the low ones were forked after the wrap and come last. run-report's folder.rs
+# applies the same rule.
+ktp_stage_order() {
+  awk 'NR == FNR { if (FNR == 1 || $1 > max) max = $1; if (FNR == 1 || $1 < min) min = $1; next }
+       { print ((max - min > 16384 && $1 < max - 16384) ? $1 + 4194304 : $1), $2 }' "$1" "$1" |
+    sort -n | cut -d' ' -f2
+}
+
 # ktp_finish PIPELINE_STATUS: publishes the dataset or reports the failed stages.
 ktp_finish() {
   local rc=$1 dataset_dir=$KTP_DIR
@@ -66,12 +77,12 @@ ktp_finish() {
     return 1
   fi
   local stats=() rejects=() name
-  while read -r _ name; do
+  while read -r name; do
     stats+=("$KTP_STAGES/$name.stats.json")
     if [ -f "$KTP_STAGES/$name.rejects.jsonl" ]; then
       rejects+=("$KTP_STAGES/$name.rejects.jsonl")
     fi
-  done < <(sort -n "$KTP_STAGES/order")
+  done < <(ktp_stage_order "$KTP_STAGES/order")
   # One cat for all the files (and none for none): each process costs a fork and an exec.
   if [ ${#rejects[@]} -gt 0 ]; then
     cat "${rejects[@]}" >"$dataset_dir/.rejects.jsonl.partial"

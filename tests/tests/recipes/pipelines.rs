@@ -49,3 +49,31 @@ fn the_readme_pipeline_runs_by_hand() {
         assert!(row.get("messages").is_none());
     }
 }
+
+#[test]
+fn stages_keep_their_pipeline_order_across_a_pid_wrap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let order = dir.path().join("order");
+    let lib = super::harness::root().join("scripts/recipe-lib.sh");
+    let sorted = |lines: &str| {
+        std::fs::write(&order, lines).expect("order");
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(r#"source "$1" && ktp_stage_order "$2""#)
+            .args([
+                "bash",
+                lib.to_str().expect("utf-8"),
+                order.to_str().expect("utf-8"),
+            ])
+            .output()
+            .expect("bash");
+        assert!(out.status.success(), "{}", super::harness::stderr(&out));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    assert_eq!(sorted("900 c\n17 a\n512 b\n"), "a\nb\nc\n");
+    // Forked across the wrap at 32,768: the stages after it have the lowest PIDs.
+    assert_eq!(
+        sorted("32760 seeds\n32767 prompts\n300 answers\n302 split\n"),
+        "seeds\nprompts\nanswers\nsplit\n"
+    );
+}

@@ -165,6 +165,25 @@ fn stage_dirs(out: &Path, name: &str) -> anyhow::Result<Vec<PathBuf>> {
     Ok(found.into_iter().map(|(_, dir)| dir).collect())
 }
 
+/// Sorts `PID STAGE` entries into the order their stages were forked. PIDs wrap around (at
+/// 32,768 on many systems, at most 2^22), and a pipeline's stages are forked within far
+/// fewer than 16,384 PIDs: when its PIDs lie further apart, the low ones were forked after
+/// the wrap and come last. The recipes' `ktp_stage_order` applies the same rule.
+fn fork_order(named: &mut [(u64, &str)]) {
+    const SPAN: u64 = 1 << 14;
+    const LARGEST_PID_MAX: u64 = 1 << 22;
+    let max = named.iter().map(|(pid, _)| *pid).max().unwrap_or(0);
+    let min = named.iter().map(|(pid, _)| *pid).min().unwrap_or(0);
+    let wrapped = max - min > SPAN;
+    named.sort_by_key(|&(pid, _)| {
+        if wrapped && pid < max - SPAN {
+            pid + LARGEST_PID_MAX
+        } else {
+            pid
+        }
+    });
+}
+
 /// One `.stages` folder read: its stages in order and its stamp, or why it is not complete.
 type Read = Result<(Vec<Stage>, Option<Stamp>), State>;
 
@@ -198,7 +217,7 @@ fn read_stages(dir: &Path) -> anyhow::Result<Read> {
             }
         }
     }
-    named.sort();
+    fork_order(&mut named);
     let mut stages = Vec::new();
     for (_, name) in named {
         let path = dir.join(format!("{name}.stats.json"));
@@ -250,5 +269,27 @@ fn add_stages(sum: &mut Vec<Stage>, stages: Vec<Stage>) {
             };
             into.stats.insert(key, merged);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(mut named: Vec<(u64, &str)>) -> Vec<&str> {
+        fork_order(&mut named);
+        named.into_iter().map(|(_, name)| name).collect()
+    }
+
+    #[test]
+    fn stages_are_in_fork_order_across_a_pid_wrap() {
+        assert_eq!(
+            names(vec![(512, "b"), (17, "a"), (900, "c")]),
+            ["a", "b", "c"]
+        );
+        let wrapped = vec![(302, "c"), (32_760, "a"), (300, "b2"), (32_767, "b")];
+        assert_eq!(names(wrapped), ["a", "b", "b2", "c"]);
+        let wrapped = vec![(4_194_300, "a"), (301, "b")];
+        assert_eq!(names(wrapped), ["a", "b"]);
     }
 }
