@@ -1,8 +1,7 @@
 //! The Python wheel, as a user gets it: `pip wheel .` at the root, a fresh virtual
 //! environment, `pip install` of the wheel, and `ktpipe` run from another folder against
 //! the mock teacher it carries. Slow (a release build and two pip runs), so it runs on
-//! demand: scripts/test builds the wheel beside the other tests, then runs these
-//! (`-- --ignored packaging`).
+//! demand: scripts/test runs it after the rest (`-- --ignored packaging`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -13,17 +12,13 @@ use serde_json::Value;
 
 use super::harness::{DATASETS, Mock, read_jsonl, root, sample_seed, stderr};
 
-/// The wheel: the one `KTPIPE_TEST_WHEEL` names (scripts/test builds it beside the other
-/// tests), else one built once for the tests of this file.
+/// The wheel, built once for the tests of this file.
 fn wheel() -> &'static Path {
-    static WHEEL: OnceLock<(Option<tempfile::TempDir>, PathBuf)> = OnceLock::new();
+    static WHEEL: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, path) = WHEEL.get_or_init(|| {
-        if let Some(path) = std::env::var_os("KTPIPE_TEST_WHEEL") {
-            return (None, PathBuf::from(path));
-        }
         let dir = tempfile::tempdir().expect("tempdir");
         let path = build_wheel(dir.path());
-        (Some(dir), path)
+        (dir, path)
     });
     path
 }
