@@ -20,6 +20,16 @@ fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
+/// llm-call with `args` on `input` against a fault-free mock: the output a run with
+/// faults, kills or hangs must come back to.
+fn clean_run(args: &[&str], input: &str) -> std::process::Output {
+    let server = mock(Config::default());
+    let dir = tmp();
+    let out = run(llm(dir.path(), &server.base_url()).args(args), input);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    out
+}
+
 /// Fast retries, so fault tests take milliseconds.
 const FAST: [&str; 4] = ["--retry-base-ms", "1", "--retry-max-ms", "5"];
 

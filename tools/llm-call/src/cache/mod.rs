@@ -242,29 +242,23 @@ pub(crate) mod tests {
                 choice: choice(text),
             });
         }
-        tx.send(Row::Call(Call {
-            at: SystemTime::now(),
-            key: key.clone(),
-            n: 2,
-            status: "200".into(),
-            attempt: 1,
-            latency_ms: 1.5,
-            tokens: Some(Tokens {
-                prompt: 3,
-                completion: 4,
-            }),
-            error: None,
-        }));
-        tx.send(Row::Call(Call {
-            at: SystemTime::now(),
-            key: key.clone(),
-            n: 2,
-            status: "200".into(),
-            attempt: 1,
-            latency_ms: 1.5,
-            tokens: None,
-            error: None,
-        }));
+        let call = |tokens| {
+            Row::Call(Call {
+                at: SystemTime::now(),
+                key: key.clone(),
+                n: 2,
+                status: "200".into(),
+                attempt: 1,
+                latency_ms: 1.5,
+                tokens,
+                error: None,
+            })
+        };
+        tx.send(call(Some(Tokens {
+            prompt: 3,
+            completion: 4,
+        })));
+        tx.send(call(None));
         drop(tx);
         cache.close();
         let mut found = lookup.find("k1").expect("query").choices;

@@ -16,13 +16,7 @@ fn faulty(faults: Faults) -> Config {
 fn every_fault_kind_recovers_to_the_fault_free_output() {
     let input = records(0, 12);
     let args = ["-n", "2", "--timeout", "0.3", "--concurrency", "12"];
-    let clean_server = mock(Config::default());
-    let clean_dir = tmp();
-    let clean = run(
-        llm(clean_dir.path(), &clean_server.base_url()).args(args),
-        &input,
-    );
-    assert!(clean.status.success());
+    let clean = clean_run(&args, &input);
     assert_eq!(lines(&clean).len(), 24);
     let kinds: [(&str, Faults); 8] = [
         (

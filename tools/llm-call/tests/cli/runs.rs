@@ -40,9 +40,7 @@ fn latency(ms: f64) -> Config {
 #[test]
 fn a_run_killed_mid_way_is_resumed_without_asking_twice() {
     let input = records(0, 40);
-    let clean_server = mock(Config::default());
-    let clean_dir = tmp();
-    let clean = run(&mut llm(clean_dir.path(), &clean_server.base_url()), &input);
+    let clean = clean_run(&[], &input);
     // Waves of 4 replies a second apart; the cache commits a wave within 500 ms when no
     // reply follows it, and each reply goes out at once, so the 8th line comes with the
     // second wave.
@@ -93,9 +91,7 @@ fn cached_choices(path: &std::path::Path) -> u64 {
 #[test]
 fn ctrl_c_writes_the_finished_prefix_and_exits_130() {
     let input = records(0, 40);
-    let clean_server = mock(Config::default());
-    let clean_dir = tmp();
-    let clean = text(&run(&mut llm(clean_dir.path(), &clean_server.base_url()), &input).stdout);
+    let clean = text(&clean_run(&[], &input).stdout);
     let server = mock(latency(150.0));
     let dir = tmp();
     let mut child = spawn(

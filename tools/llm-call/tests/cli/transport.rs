@@ -20,10 +20,7 @@ fn query(dir: &std::path::Path, sql: &str) -> i64 {
 #[test]
 fn a_whole_reply_that_never_comes_is_abandoned_and_sent_again() {
     let input = records(0, 40);
-    let clean_server = mock(Config::default());
-    let clean_dir = tmp();
-    let clean = run(&mut llm(clean_dir.path(), &clean_server.base_url()), &input);
-    assert!(clean.status.success());
+    let clean = clean_run(&[], &input);
 
     // Hung requests would hold their connection for an hour, past the 10-minute timeout:
     // only the hang bound (here its floor, lowered to keep the test short) saves the run.
@@ -145,10 +142,7 @@ fn tokens_a_stream_does_not_report_are_unknown_not_zero() {
 #[test]
 fn a_stream_that_falls_silent_is_retried_after_the_idle_timeout() {
     let input = records(0, 16);
-    let clean_server = mock(Config::default());
-    let clean_dir = tmp();
-    let clean = run(&mut llm(clean_dir.path(), &clean_server.base_url()), &input);
-    assert!(clean.status.success());
+    let clean = clean_run(&[], &input);
 
     // Hung requests hold their connection for a minute; only silence detection saves the run.
     let hung = mock(Config {
