@@ -23,27 +23,16 @@ pub struct RunView {
 /// The run: its times from the stamps, its teacher, its settings, the datasets' requests.
 pub fn run(folders: &[Folder], datasets: &[DatasetView], version: &str) -> RunView {
     let stamps: Vec<&Stamp> = folders.iter().flat_map(|f| &f.stamps).collect();
-    let first = stamps
-        .iter()
-        .filter(|s| s.epoch("started").is_some())
-        .min_by(|a, b| {
-            a.epoch("started")
-                .partial_cmp(&b.epoch("started"))
-                .expect("finite")
-        });
-    let last = stamps
-        .iter()
-        .filter(|s| s.epoch("finished").is_some())
-        .max_by(|a, b| {
-            a.epoch("finished")
-                .partial_cmp(&b.epoch("finished"))
-                .expect("finite")
-        });
+    // The earliest start and the latest finish, each with its stamp.
+    let timed = |field| {
+        stamps
+            .iter()
+            .filter_map(move |s| Some((s.epoch(field)?, *s)))
+    };
+    let first = timed("started").min_by(|a, b| a.0.total_cmp(&b.0));
+    let last = timed("finished").max_by(|a, b| a.0.total_cmp(&b.0));
     let wall = match (first, last) {
-        (Some(a), Some(b)) => format!(
-            "{:.1}",
-            b.epoch("finished").unwrap_or(0.0) - a.epoch("started").unwrap_or(0.0)
-        ),
+        (Some((started, _)), Some((finished, _))) => format!("{:.1}", finished - started),
         _ => "–".into(),
     };
     let mut settings: Vec<(String, Vec<String>)> = Vec::new();
@@ -63,11 +52,11 @@ pub fn run(folders: &[Folder], datasets: &[DatasetView], version: &str) -> RunVi
         models: distinct(stamps.iter().filter_map(|s| s.get("model"))),
         hosts: distinct(stamps.iter().filter_map(|s| s.get("host"))),
         started: first
-            .and_then(|s| s.get("started_at"))
+            .and_then(|(_, s)| s.get("started_at"))
             .unwrap_or("–")
             .into(),
         finished: last
-            .and_then(|s| s.get("finished_at"))
+            .and_then(|(_, s)| s.get("finished_at"))
             .unwrap_or("–")
             .into(),
         wall,
